@@ -1,0 +1,62 @@
+// Fetching byte ranges of objects over HTTP(S) from pre-signed URLs.
+//
+// One Fetcher runs one libcurl multi event loop on its own thread; connections are reused
+// across requests. Submit() never blocks on the network: the completion callback runs later
+// on the fetch thread. Every response is checked (status, Content-Range, length) before its
+// bytes are handed on; anything unexpected is an EIO Status naming the redacted URL, never
+// wrong bytes. Thread-safe.
+#ifndef DATUMFS_FETCH_H_
+#define DATUMFS_FETCH_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "datumfs/status.h"
+
+namespace datumfs {
+
+struct FetchOptions {
+  // Longest time to wait for a TCP/TLS connection to be set up.
+  std::chrono::milliseconds connect_timeout{10000};
+  // Most connections open to one host at once.
+  long max_host_connections = 16;
+};
+
+struct RangeRequest {
+  std::string url;           // signed: never logged as is
+  uint64_t offset = 0;
+  uint64_t length = 0;       // REQUIRES: > 0 and offset + length <= object_size
+  uint64_t object_size = 0;  // from the manifest
+  std::chrono::steady_clock::time_point deadline;  // the transfer is abandoned after this
+};
+
+// Called exactly once, on the fetch thread (or inline from Submit/~Fetcher when the request
+// cannot start). On success `body` holds exactly request.length bytes.
+using FetchDone = std::function<void(const Status& status, std::string&& body)>;
+
+struct FetchCounters {
+  uint64_t requests = 0;
+  uint64_t bytes = 0;  // body bytes received
+  uint64_t errors = 0;
+};
+
+class Fetcher {
+ public:
+  static Result<std::unique_ptr<Fetcher>> Create(const FetchOptions& options);
+  virtual ~Fetcher() = default;  // stops the thread; pending requests fail with ECANCELED
+
+  virtual void Submit(RangeRequest request, FetchDone done) = 0;
+  virtual FetchCounters counters() const = 0;
+};
+
+// Why a response to `request` cannot be used, or OK. `content_range` is the header's value
+// ("" if absent). Pure; exposed for tests.
+Status CheckRangeResponse(const RangeRequest& request, long http_status,
+                          std::string_view content_range, uint64_t body_size);
+
+}  // namespace datumfs
+
+#endif  // DATUMFS_FETCH_H_

@@ -1,0 +1,127 @@
+#include "cli/cmd_mount.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+
+#include "cli/exit_codes.h"
+#include "cli/logging.h"
+#include "datumfs/daemonize.h"
+#include "datumfs/fetch.h"
+#include "datumfs/fuse_adapter.h"
+#include "datumfs/manifest.h"
+#include "datumfs/reader.h"
+#include "datumfs/tree.h"
+
+namespace datumfs {
+namespace {
+
+int Fail(int exit_code, const std::string& message) {
+  std::fprintf(stderr, "datumfs: %s\n", message.c_str());
+  return exit_code;
+}
+
+// The API file is optional (without it URLs cannot be refreshed), but if it is there it must
+// be valid.
+Result<ApiConfig> LoadOptionalApi(const std::string& path) {
+  if (access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    spdlog::info("{}: not found; expired URLs cannot be refreshed", path);
+    return ApiConfig{};
+  }
+  return LoadApi(path);
+}
+
+// Everything after the mount: fetcher, reader, serving. Returns the exit status.
+int Serve(const MountArgs& args, const Tree& tree, std::unique_ptr<FuseMount> mount,
+          int notify_fd) {
+  Result<std::unique_ptr<Fetcher>> fetcher = Fetcher::Create(FetchOptions{});
+  if (!fetcher) {
+    if (notify_fd >= 0) NotifyFailed(notify_fd, fetcher.error().message());
+    return kExitFailure;
+  }
+  ReaderOptions reader_options;
+  reader_options.read_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(args.read_timeout_seconds * 1000));
+  reader_options.mountpoint = args.mountpoint;
+  Reader reader(tree, *fetcher.value(), reader_options);
+  bool ready = false;
+  Status served = mount->Serve(reader, [&] {
+    ready = true;
+    spdlog::info("{}: mounted ({} inputs, {} entries)", args.mountpoint, tree.inputs().size(),
+                 tree.node_count() - 1);
+    if (notify_fd >= 0) NotifyReady(notify_fd);
+  });
+  fetcher.value().reset();  // completes pending reads before the session goes away
+  mount.reset();            // unmounts
+  if (!served.ok()) {
+    if (!ready && notify_fd >= 0) NotifyFailed(notify_fd, served.message());
+    spdlog::error("{}: {}", args.mountpoint, served.message());
+    return kExitFailure;
+  }
+  spdlog::info("{}: unmounted", args.mountpoint);
+  return kExitOk;
+}
+
+}  // namespace
+
+CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
+  CLI::App* cmd = app.add_subcommand(
+      "mount", "Mount the inputs of inputs.json at MOUNTPOINT; returns once the tree is visible");
+  cmd->add_option("--inputs", a.inputs, "inputs.json to mount")->capture_default_str();
+  cmd->add_option("--api", a.api, "api.json (input_request, for fresh URLs)")->capture_default_str();
+  cmd->add_flag("--strict", a.strict, "refuse to mount if any entry has a bad or colliding name");
+  cmd->add_flag("-f,--foreground", a.foreground, "stay in the foreground, log to stderr");
+  cmd->add_option("-o", a.fuse_options, "FUSE mount options, comma-separated (allow_other, ...)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("--read-timeout", a.read_timeout_seconds,
+                  "seconds a read may wait for the store before it fails with EIO")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--log-level", a.log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cmd->add_option("mountpoint", a.mountpoint, "where to mount")->capture_default_str();
+  return cmd;
+}
+
+int RunMount(const MountArgs& args) {
+  LogToStderr(args.log_level);
+  Result<Manifest> manifest = LoadInputs(args.inputs);
+  if (!manifest) return Fail(kExitBadInput, manifest.error().message());
+  Result<ApiConfig> api = LoadOptionalApi(args.api);
+  if (!api) return Fail(kExitBadInput, api.error().message());
+
+  int dir_fd = open(args.mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return Fail(kExitFailure, ErrnoStatus(args.mountpoint, errno).message());
+  std::vector<std::string> warnings;
+  Result<std::vector<LocalEntry>> local = ScanLocalDir(dir_fd, &warnings);
+  if (!local) return Fail(kExitFailure, args.mountpoint + ": " + local.error().message());
+  for (const std::string& w : warnings) spdlog::warn("{}: {}", args.mountpoint, w);
+  warnings.clear();
+  Result<Tree> tree =
+      Tree::Build(manifest.value(), local.value(), TreeOptions{args.strict}, &warnings);
+  if (!tree) return Fail(kExitBadInput, args.inputs + ": " + tree.error().message());
+  for (const std::string& w : warnings) spdlog::warn("{}: {}", args.inputs, w);
+  manifest = Manifest{};  // the tree has what it needs
+
+  MountOptions mount_options;
+  mount_options.mountpoint = args.mountpoint;
+  mount_options.fuse_options = args.fuse_options;
+  Result<std::unique_ptr<FuseMount>> mount = FuseMount::Mount(tree.value(), dir_fd, mount_options);
+  if (!mount) return Fail(kExitFailure, mount.error().message());
+  int notify_fd = -1;
+  if (!args.foreground) {
+    FuseMount* m = mount.value().get();
+    notify_fd = DetachAndWait([m] { m->Unmount(); });  // only the child returns
+    if (notify_fd < 0) return Fail(kExitFailure, ErrnoStatus("fork", errno).message());
+    LogToSyslog(args.log_level);
+  }
+  return Serve(args, tree.value(), std::move(mount.value()), notify_fd);
+}
+
+}  // namespace datumfs

@@ -1,0 +1,33 @@
+// `datumfs mount`: options, and the mount itself.
+#ifndef DATUMFS_CLI_CMD_MOUNT_H_
+#define DATUMFS_CLI_CMD_MOUNT_H_
+
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace datumfs {
+
+struct MountArgs {
+  std::string inputs = "/valohai/config/inputs.json";
+  std::string api = "/valohai/config/api.json";
+  std::string mountpoint = "/valohai/inputs";
+  bool strict = false;
+  bool foreground = false;
+  std::vector<std::string> fuse_options;
+  double read_timeout_seconds = 30;
+  std::string log_level = "info";
+};
+
+// Adds the `mount` subcommand to `app`, filling `args` when parsed.
+CLI::App* AddMountCommand(CLI::App& app, MountArgs& args);
+
+// Returns the process exit status.
+int RunMount(const MountArgs& args);
+
+}  // namespace datumfs
+
+#endif  // DATUMFS_CLI_CMD_MOUNT_H_

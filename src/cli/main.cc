@@ -1,0 +1,22 @@
+// datumfs: the command line. Each subcommand lives in its own cmd_<name>.cc.
+#include <CLI/CLI.hpp>
+
+#include "cli/cmd_mount.h"
+#include "cli/exit_codes.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "datumfs: Valohai on-demand inputs as a read-only file system that fetches bytes "
+      "only when they are read."};
+  app.set_version_flag("--version", "datumfs " DATUMFS_VERSION);
+  app.require_subcommand(1);
+  datumfs::MountArgs mount_args;
+  CLI::App* mount = datumfs::AddMountCommand(app, mount_args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? datumfs::kExitOk : datumfs::kExitUsage;
+  }
+  if (mount->parsed()) return datumfs::RunMount(mount_args);
+  return datumfs::kExitUsage;
+}

@@ -1,0 +1,340 @@
+// libfuse3 low-level handlers. Inode number = tree node id + 1 (FUSE_ROOT_ID is 1). The tree
+// never changes, so lookups need no reference counting and forget only acknowledges.
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <new>
+
+#include "datumfs/fuse_adapter.h"
+
+namespace datumfs {
+
+struct FuseMount::State {
+  State(const Tree& t, int fd) : tree(t), local_dir_fd(fd) {}
+  const Tree& tree;
+  int local_dir_fd;
+  Reader* reader = nullptr;
+  std::function<void()> on_init;
+  fuse_session* session = nullptr;
+  bool mounted = false;
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  timespec mount_time{};
+  // Files never change while mounted: let the kernel cache names and attributes for long.
+  double timeout = 86400.0;
+  int max_threads = 16;
+};
+
+namespace {
+
+using State = FuseMount::State;
+
+State& Fs(fuse_req_t req) { return *static_cast<State*>(fuse_req_userdata(req)); }
+
+// Returns the node for `ino`, or nullopt if the kernel sent one we never handed out.
+std::optional<NodeId> Node(const State& fs, fuse_ino_t ino) {
+  if (ino == 0 || !fs.tree.valid(static_cast<NodeId>(ino - 1))) return std::nullopt;
+  return static_cast<NodeId>(ino - 1);
+}
+
+void FillAttr(const State& fs, NodeId id, struct stat* st) {
+  std::memset(st, 0, sizeof *st);
+  const Tree& t = fs.tree;
+  st->st_ino = id + 1;
+  st->st_uid = fs.uid;
+  st->st_gid = fs.gid;
+  st->st_mtim = st->st_ctim = st->st_atim = fs.mount_time;
+  // Buffered readers (stdio, Python) size their reads by this: keep random reads small;
+  // the kernel's read-ahead and ours make sequential reads large anyway.
+  st->st_blksize = 4096;
+  if (t.is_dir(id)) {
+    st->st_mode = S_IFDIR | 0555;
+    st->st_nlink = 2;
+  } else {
+    st->st_mode = S_IFREG | 0444;
+    st->st_nlink = 1;
+    st->st_size = static_cast<off_t>(t.size(id));
+    st->st_blocks = static_cast<blkcnt_t>((t.size(id) + 511) / 512);
+  }
+  if (t.has_local(id)) {  // keep what the file on disk says
+    LocalFileInfo local = t.local(id);
+    st->st_mode = (st->st_mode & S_IFMT) | (local.mode & 07777);
+    st->st_mtim = st->st_ctim = st->st_atim = timespec{local.mtime_sec, local.mtime_nsec};
+  }
+}
+
+fuse_entry_param Entry(const State& fs, NodeId id) {
+  fuse_entry_param e;
+  std::memset(&e, 0, sizeof e);
+  e.ino = id + 1;
+  e.attr_timeout = e.entry_timeout = fs.timeout;
+  FillAttr(fs, id, &e.attr);
+  return e;
+}
+
+void OnInit(void* userdata, fuse_conn_info* conn) {
+  auto& fs = *static_cast<State*>(userdata);
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  if (fs.on_init) fs.on_init();
+}
+
+void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  State& fs = Fs(req);
+  std::optional<NodeId> dir = Node(fs, parent);
+  if (!dir) return (void)fuse_reply_err(req, ENOENT);
+  if (!fs.tree.is_dir(*dir)) return (void)fuse_reply_err(req, ENOTDIR);
+  if (std::optional<NodeId> child = fs.tree.Lookup(*dir, name)) {
+    fuse_entry_param e = Entry(fs, *child);
+    return (void)fuse_reply_entry(req, &e);
+  }
+  fuse_entry_param negative;  // ino 0: the kernel caches the miss for entry_timeout
+  std::memset(&negative, 0, sizeof negative);
+  negative.entry_timeout = fs.timeout;
+  fuse_reply_entry(req, &negative);
+}
+
+void OnForget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
+
+void OnForgetMulti(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
+
+void OnGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  State& fs = Fs(req);
+  std::optional<NodeId> id = Node(fs, ino);
+  if (!id) return (void)fuse_reply_err(req, ENOENT);
+  struct stat st;
+  FillAttr(fs, *id, &st);
+  fuse_reply_attr(req, &st, fs.timeout);
+}
+
+void OnOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  State& fs = Fs(req);
+  std::optional<NodeId> id = Node(fs, ino);
+  if (!id) return (void)fuse_reply_err(req, ENOENT);
+  if (!fs.tree.is_dir(*id)) return (void)fuse_reply_err(req, ENOTDIR);
+  fi->cache_readdir = 1;
+  fi->keep_cache = 1;
+  fuse_reply_open(req, fi);
+}
+
+// Entry i of a directory listing: 0 is ".", 1 is "..", then the children by name.
+void ReplyDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  State& fs = Fs(req);
+  std::optional<NodeId> dir = Node(fs, ino);
+  if (!dir) return (void)fuse_reply_err(req, ENOENT);
+  const Tree& t = fs.tree;
+  const uint64_t total = 2 + uint64_t{t.child_count(*dir)};
+  std::string buf(size, '\0');
+  size_t used = 0;
+  for (uint64_t i = static_cast<uint64_t>(off); i < total; ++i) {
+    NodeId id = i == 0 ? *dir : i == 1 ? t.parent(*dir) : t.first_child(*dir) + NodeId(i - 2);
+    std::string name = i == 0 ? "." : i == 1 ? ".." : std::string(t.name(id));
+    size_t n;
+    if (plus) {
+      fuse_entry_param e = Entry(fs, id);
+      n = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e,
+                                 static_cast<off_t>(i + 1));
+    } else {
+      struct stat st;
+      FillAttr(fs, id, &st);
+      n = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st,
+                            static_cast<off_t>(i + 1));
+    }
+    if (n > size - used) break;  // did not fit: the kernel asks again from here
+    used += n;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void OnReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  ReplyDir(req, ino, size, off, false);
+}
+
+void OnReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  ReplyDir(req, ino, size, off, true);
+}
+
+void OnReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  State& fs = Fs(req);
+  std::optional<NodeId> id = Node(fs, ino);
+  if (!id) return (void)fuse_reply_err(req, ENOENT);
+  if (fs.tree.is_dir(*id)) return (void)fuse_reply_err(req, EISDIR);
+  if ((fi->flags & O_ACCMODE) != O_RDONLY) return (void)fuse_reply_err(req, EROFS);
+  if (fs.tree.kind(*id) == NodeKind::kLocalFile) {
+    std::string path(fs.tree.local(*id).path);
+    int fd = openat(fs.local_dir_fd, path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return (void)fuse_reply_err(req, errno);
+    fi->fh = static_cast<uint64_t>(fd);
+  } else {
+    fi->fh = reinterpret_cast<uint64_t>(new std::shared_ptr<OpenFile>(fs.reader->Open(*id)));
+  }
+  fi->keep_cache = 1;  // the bytes never change: keep the page cache across opens
+  fi->noflush = 1;
+  fuse_reply_open(req, fi);
+}
+
+void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  State& fs = Fs(req);
+  std::optional<NodeId> id = Node(fs, ino);
+  if (!id) return (void)fuse_reply_err(req, ENOENT);
+  if (fs.tree.kind(*id) == NodeKind::kLocalFile) {  // zero-copy from the file under the mount
+    fuse_bufvec buf;  // FUSE_BUFVEC_INIT is a compound literal, not C++
+    std::memset(&buf, 0, sizeof buf);
+    buf.count = 1;
+    buf.buf[0].size = size;
+    buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    buf.buf[0].fd = static_cast<int>(fi->fh);
+    buf.buf[0].pos = off;
+    return (void)fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+  }
+  auto& file = *reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
+  fs.reader->Read(file, static_cast<uint64_t>(off), size,
+                  [req](const Status& status, std::string_view bytes) {
+                    if (!status.ok()) return (void)fuse_reply_err(req, status.errno_value());
+                    fuse_reply_buf(req, bytes.data(), bytes.size());
+                  });
+}
+
+void OnRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  State& fs = Fs(req);
+  std::optional<NodeId> id = Node(fs, ino);
+  if (id && fs.tree.kind(*id) == NodeKind::kLocalFile) {
+    close(static_cast<int>(fi->fh));
+  } else if (id) {
+    delete reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
+  }
+  fuse_reply_err(req, 0);
+}
+
+void OnStatfs(fuse_req_t req, fuse_ino_t) {
+  State& fs = Fs(req);
+  struct statvfs st;
+  std::memset(&st, 0, sizeof st);
+  st.f_bsize = st.f_frsize = 4096;
+  uint64_t bytes = 0;
+  for (NodeId id = 0; id < fs.tree.node_count(); ++id) bytes += fs.tree.size(id);
+  st.f_blocks = (bytes + 4095) / 4096;
+  st.f_files = fs.tree.node_count();
+  st.f_namemax = Tree::kMaxNameBytes;
+  st.f_flag = ST_RDONLY;
+  fuse_reply_statfs(req, &st);
+}
+
+void OnGetxattr(fuse_req_t req, fuse_ino_t, const char*, size_t) { fuse_reply_err(req, ENODATA); }
+
+void OnListxattr(fuse_req_t req, fuse_ino_t, size_t size) {
+  if (size == 0) return (void)fuse_reply_xattr(req, 0);
+  fuse_reply_buf(req, nullptr, 0);
+}
+
+// Everything that would change the tree.
+void Erofs(fuse_req_t req) { fuse_reply_err(req, EROFS); }
+void OnSetattr(fuse_req_t r, fuse_ino_t, struct stat*, int, fuse_file_info*) { Erofs(r); }
+void OnMknod(fuse_req_t r, fuse_ino_t, const char*, mode_t, dev_t) { Erofs(r); }
+void OnMkdir(fuse_req_t r, fuse_ino_t, const char*, mode_t) { Erofs(r); }
+void OnUnlink(fuse_req_t r, fuse_ino_t, const char*) { Erofs(r); }
+void OnSymlink(fuse_req_t r, const char*, fuse_ino_t, const char*) { Erofs(r); }
+void OnRename(fuse_req_t r, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) { Erofs(r); }
+void OnLink(fuse_req_t r, fuse_ino_t, fuse_ino_t, const char*) { Erofs(r); }
+void OnWrite(fuse_req_t r, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) { Erofs(r); }
+void OnCreate(fuse_req_t r, fuse_ino_t, const char*, mode_t, fuse_file_info*) { Erofs(r); }
+void OnSetxattr(fuse_req_t r, fuse_ino_t, const char*, const char*, size_t, int) { Erofs(r); }
+void OnRemovexattr(fuse_req_t r, fuse_ino_t, const char*) { Erofs(r); }
+void OnFallocate(fuse_req_t r, fuse_ino_t, int, off_t, off_t, fuse_file_info*) { Erofs(r); }
+
+fuse_lowlevel_ops MakeOps() {
+  fuse_lowlevel_ops ops;
+  std::memset(&ops, 0, sizeof ops);
+  ops.init = OnInit;
+  ops.lookup = OnLookup;
+  ops.forget = OnForget;
+  ops.forget_multi = OnForgetMulti;
+  ops.getattr = OnGetattr;
+  ops.opendir = OnOpendir;
+  ops.readdir = OnReaddir;
+  ops.readdirplus = OnReaddirplus;
+  ops.releasedir = OnReleasedir;
+  ops.open = OnOpen;
+  ops.read = OnRead;
+  ops.release = OnRelease;
+  ops.statfs = OnStatfs;
+  ops.getxattr = OnGetxattr;
+  ops.listxattr = OnListxattr;
+  ops.setattr = OnSetattr;
+  ops.mknod = OnMknod;
+  ops.mkdir = OnMkdir;
+  ops.unlink = OnUnlink;
+  ops.rmdir = OnUnlink;
+  ops.symlink = OnSymlink;
+  ops.rename = OnRename;
+  ops.link = OnLink;
+  ops.write = OnWrite;
+  ops.create = OnCreate;
+  ops.setxattr = OnSetxattr;
+  ops.removexattr = OnRemovexattr;
+  ops.fallocate = OnFallocate;
+  return ops;
+}
+
+}  // namespace
+
+FuseMount::FuseMount(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+FuseMount::~FuseMount() {
+  Unmount();
+  if (state_->session) fuse_session_destroy(state_->session);
+}
+
+void FuseMount::Unmount() {
+  if (!state_->mounted) return;
+  fuse_session_unmount(state_->session);
+  state_->mounted = false;
+}
+
+Result<std::unique_ptr<FuseMount>> FuseMount::Mount(const Tree& tree, int local_dir_fd,
+                                                    const MountOptions& options) {
+  auto state = std::make_unique<State>(tree, local_dir_fd);
+  clock_gettime(CLOCK_REALTIME, &state->mount_time);
+  state->max_threads = options.max_threads;
+  std::string opts = "ro,default_permissions,fsname=datumfs,subtype=datumfs";
+  for (const std::string& o : options.fuse_options) opts += "," + o;
+  std::vector<const char*> argv{"datumfs", "-o", opts.c_str()};
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), const_cast<char**>(argv.data()));
+  static const fuse_lowlevel_ops ops = MakeOps();
+  state->session = fuse_session_new(&args, &ops, sizeof ops, state.get());
+  fuse_opt_free_args(&args);
+  if (!state->session) {
+    return Status::Errno(EINVAL, options.mountpoint, "invalid FUSE options \"" + opts + "\"");
+  }
+  std::unique_ptr<FuseMount> mount(new FuseMount(std::move(state)));
+  if (fuse_session_mount(mount->state_->session, options.mountpoint.c_str()) != 0) {
+    return Status::Errno(EIO, options.mountpoint, "mount failed (see the message above)");
+  }
+  mount->state_->mounted = true;
+  return mount;
+}
+
+Status FuseMount::Serve(Reader& reader, std::function<void()> on_init) {
+  state_->reader = &reader;
+  state_->on_init = std::move(on_init);
+  fuse_session* se = state_->session;
+  if (fuse_set_signal_handlers(se) != 0) return Status::Errno(EIO, "cannot set signal handlers");
+  fuse_loop_config* config = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(config, static_cast<unsigned>(state_->max_threads));
+  fuse_loop_cfg_set_clone_fd(config, 0);
+  int rc = fuse_session_loop_mt(se, config);
+  fuse_loop_cfg_destroy(config);
+  fuse_remove_signal_handlers(se);
+  if (rc < 0) return Status::Errno(-rc, "FUSE session loop", std::strerror(-rc));
+  return Status();
+}
+
+}  // namespace datumfs

@@ -1,0 +1,162 @@
+"""A real object store for tests: nginx on 127.0.0.1 serving files through secure_link
+signed, expiring URLs (the shape of a pre-signed S3 URL: the signature in the query string).
+Also helpers to write an inputs.json for the files it holds."""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+SECRET = "datumfs-test-secret"
+LOG_FORMAT = '$request_method $uri $status $body_bytes_sent "$http_range"'
+
+CONF = """
+daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+  log_format store '{log_format}';
+  access_log {dir}/access.log store;
+  client_body_temp_path {dir}/tmp/body;
+  proxy_temp_path {dir}/tmp/proxy;
+  fastcgi_temp_path {dir}/tmp/fastcgi;
+  uwsgi_temp_path {dir}/tmp/uwsgi;
+  scgi_temp_path {dir}/tmp/scgi;
+  keepalive_requests 100000;
+  server {{
+    listen 127.0.0.1:{port};
+    location /data/ {{
+      secure_link $arg_md5,$arg_expires;
+      secure_link_md5 "$secure_link_expires$uri {secret}";
+      if ($secure_link = "") {{ return 403; }}
+      if ($secure_link = "0") {{ return 403; }}
+      root {dir}/root;
+    }}
+  }}
+}}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Store:
+    def __init__(self, directory):
+        self.dir = directory
+        self.root = os.path.join(directory, "root", "data")
+        os.makedirs(self.root, exist_ok=True)
+        os.makedirs(os.path.join(directory, "tmp"), exist_ok=True)
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        for _ in range(5):
+            self.port = free_port()
+            conf = os.path.join(self.dir, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(CONF.format(dir=self.dir, port=self.port, secret=SECRET,
+                                    log_format=LOG_FORMAT))
+            self.proc = subprocess.Popen([nginx, "-c", conf, "-p", self.dir],
+                                         stderr=subprocess.PIPE)
+            deadline = time.time() + 10
+            while time.time() < deadline and self.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return self
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()
+        raise RuntimeError("nginx did not start: " + open(os.path.join(self.dir, "error.log")).read())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    # Objects and URLs
+    def put(self, key, data):
+        path = os.path.join(self.root, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        return key
+
+    def url(self, key, expires_in=3600, secret=SECRET):
+        uri = "/data/" + key
+        expires = int(time.time()) + expires_in
+        digest = hashlib.md5(f"{expires}{uri} {secret}".encode()).digest()
+        md5 = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        return f"http://127.0.0.1:{self.port}{uri}?md5={md5}&expires={expires}"
+
+    # The access log: one dict per request
+    def log_size(self):
+        try:
+            return os.path.getsize(os.path.join(self.dir, "access.log"))
+        except FileNotFoundError:
+            return 0
+
+    def requests(self, since=0):
+        path = os.path.join(self.dir, "access.log")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            f.seek(since)
+            lines = f.read().splitlines()
+        out = []
+        for line in lines:
+            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)"', line)
+            if m:
+                out.append({"method": m[1], "uri": m[2], "status": int(m[3]),
+                            "body_bytes": int(m[4]), "range": m[5]})
+        return out
+
+    def bytes_sent(self, since=0):
+        return sum(r["body_bytes"] for r in self.requests(since))
+
+
+def write_inputs(path, store, inputs, **overrides):
+    """inputs: {input name: [(name in input, bytes or None for "already stored", key)]}.
+    Writes an inputs.json in the shape of the seed (shared/seeds/000)."""
+    doc = {}
+    for index, (input_name, files) in enumerate(inputs.items()):
+        input_id = f"00000000-0000-4000-8000-{index:012d}"
+        entries = []
+        for name, data in files:
+            key = f"{input_name}/{name}"
+            store.put(key, data)
+            datum = hashlib.sha1(key.encode()).hexdigest()
+            datum_id = f"{datum[:8]}-{datum[8:12]}-{datum[12:16]}-{datum[16:20]}-{datum[20:32]}"
+            entries.append({
+                "datum_id": datum_id,
+                "download_intent": "on-demand",
+                "input_id": input_id,
+                "metadata": [{"valohai.dataset-versions": ["dataset://test/v1"]}],
+                "name": name,
+                "path": f"/valohai/inputs/{input_name}/{name}",
+                "size": len(data),
+                "storage_uri": store.url(key, **overrides),
+                "uri": f"datum://{datum_id}",
+                "checksums": {"sha256": hashlib.sha256(data).hexdigest()},
+            })
+        doc[input_name] = {"input_id": input_id, "files": entries}
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+    return doc

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds datumfs and runs every suite twice: in the normal build, then in an
+# address+undefined sanitizer build. Prints "tests: N passed, N failed" at the end.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+run_build() {  # run_build DIR [meson options...]
+  local dir=$1
+  shift
+  if [ ! -d "$dir" ]; then
+    meson setup "$dir" -Dintegration=enabled "$@" || return 1
+  fi
+  meson compile -C "$dir" || return 1
+  meson test -C "$dir" --print-errorlogs
+}
+
+rc=0
+run_build build || rc=1
+run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false || rc=1
+
+# One closing line over both builds, counted from meson's own logs.
+/usr/bin/python3 - <<'PY'
+import json, os
+passed = failed = skipped = 0
+for d in ("build", "build-asan"):
+    path = os.path.join(d, "meson-logs", "testlog.json")
+    if not os.path.exists(path):
+        failed += 1
+        continue
+    for line in open(path):
+        r = json.loads(line)["result"]
+        if r == "OK":
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $rc
