@@ -45,7 +45,23 @@ struct Manifest {
   std::vector<InputFile> files;
 };
 
-// Reads inputs.json at `path`. Errors are EINVAL (bad content) or the errno of the failed read,
+// Receives the files of inputs.json one at a time, as the parser meets them, so that a caller
+// can build its own compact structure without a list of every entry in between.
+class ManifestSink {
+ public:
+  virtual ~ManifestSink() = default;
+  // `input` has its name (its input_id may come later in the text); `index_in_input` counts
+  // the files of that input from 0. A non-OK status stops the parse and is returned as is.
+  virtual Status OnFile(const Input& input, const InputFile& file, size_t index_in_input) = 0;
+};
+
+// Streams inputs.json at `path` into `sink`; returns the inputs (names and ids), in order.
+// Errors as for LoadInputs, or the sink's own status.
+Result<std::vector<Input>> ReadInputs(const std::string& path, ManifestSink& sink);
+Result<std::vector<Input>> ReadInputsText(std::string_view text, std::string_view display_name,
+                                          ManifestSink& sink);
+
+// Reads inputs.json at `path` into memory (tests and small tools; the mount streams). Errors are EINVAL (bad content) or the errno of the failed read,
 // with messages like: inputs.json:12:5 (byte 301): input "train", file 3: missing "size".
 Result<Manifest> LoadInputs(const std::string& path);
 

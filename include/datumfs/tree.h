@@ -44,13 +44,16 @@ struct LocalEntry {
 // files nor directories are left out and named in `warnings`.
 Result<std::vector<LocalEntry>> ScanLocalDir(int dirfd, std::vector<std::string>* warnings);
 
+enum class ChecksumType : uint8_t { kNone, kMd5, kSha1, kSha256 };
+
 // The strings of a remote file, decoded from the tree's arena.
 struct RemoteFileInfo {
   uint32_t input_index = 0;
   std::string_view url;  // signed: a secret
   std::string_view datum_id;
   std::string_view uri;
-  std::string_view md5, sha1, sha256;
+  ChecksumType checksum_type = ChecksumType::kNone;  // the strongest one inputs.json gave
+  std::string_view checksum;                         // hex
 };
 
 struct LocalFileInfo {
@@ -70,6 +73,14 @@ class Tree {
   static constexpr NodeId kRoot = 0;
   static constexpr size_t kMaxNameBytes = 255;
 
+  // Streams inputs.json at `inputs_path` into a tree: each file goes into the tree as it is
+  // parsed, so memory is the tree's, not the text's. Errors: the manifest's (bad JSON, with
+  // its position), or with options.strict "<path>: <the first bad entry>".
+  static Result<Tree> BuildFromFile(const std::string& inputs_path,
+                                    const std::vector<LocalEntry>& local,
+                                    const TreeOptions& options, std::vector<std::string>* warnings);
+
+  // The same from a manifest in memory (tests).
   // `warnings` receives one line per skipped entry. Fails (EINVAL) only with options.strict.
   static Result<Tree> Build(const Manifest& manifest, const std::vector<LocalEntry>& local,
                             const TreeOptions& options, std::vector<std::string>* warnings);
@@ -106,6 +117,8 @@ class Tree {
   }
 
   const std::vector<Input>& inputs() const { return inputs_; }
+  // The sum of all file sizes (for statfs).
+  uint64_t total_file_bytes() const { return total_file_bytes_; }
 
  private:
   static constexpr uint64_t kNoRecord = ~uint64_t{0};
@@ -128,6 +141,7 @@ class Tree {
   std::string names_;
   std::string records_;
   std::vector<Input> inputs_;
+  uint64_t total_file_bytes_ = 0;
 };
 
 }  // namespace datumfs

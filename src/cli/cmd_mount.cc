@@ -1,6 +1,7 @@
 #include "cli/cmd_mount.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -91,8 +92,6 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
 
 int RunMount(const MountArgs& args) {
   LogToStderr(args.log_level);
-  Result<Manifest> manifest = LoadInputs(args.inputs);
-  if (!manifest) return Fail(kExitBadInput, manifest.error().message());
   Result<ApiConfig> api = LoadOptionalApi(args.api);
   if (!api) return Fail(kExitBadInput, api.error().message());
 
@@ -104,10 +103,10 @@ int RunMount(const MountArgs& args) {
   for (const std::string& w : warnings) spdlog::warn("{}: {}", args.mountpoint, w);
   warnings.clear();
   Result<Tree> tree =
-      Tree::Build(manifest.value(), local.value(), TreeOptions{args.strict}, &warnings);
-  if (!tree) return Fail(kExitBadInput, args.inputs + ": " + tree.error().message());
+      Tree::BuildFromFile(args.inputs, local.value(), TreeOptions{args.strict}, &warnings);
+  if (!tree) return Fail(kExitBadInput, tree.error().message());
   for (const std::string& w : warnings) spdlog::warn("{}: {}", args.inputs, w);
-  manifest = Manifest{};  // the tree has what it needs
+  malloc_trim(0);  // give back what parsing used: a large manifest's peak is not the tree's
 
   MountOptions mount_options;
   mount_options.mountpoint = args.mountpoint;

@@ -219,9 +219,7 @@ void OnStatfs(fuse_req_t req, fuse_ino_t) {
   struct statvfs st;
   std::memset(&st, 0, sizeof st);
   st.f_bsize = st.f_frsize = 4096;
-  uint64_t bytes = 0;
-  for (NodeId id = 0; id < fs.tree.node_count(); ++id) bytes += fs.tree.size(id);
-  st.f_blocks = (bytes + 4095) / 4096;
+  st.f_blocks = (fs.tree.total_file_bytes() + 4095) / 4096;
   st.f_files = fs.tree.node_count();
   st.f_namemax = Tree::kMaxNameBytes;
   st.f_flag = ST_RDONLY;

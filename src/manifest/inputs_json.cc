@@ -67,9 +67,11 @@ const char* FieldName(Field f) {
 
 class InputsHandler {
  public:
-  explicit InputsHandler(Manifest* out) : out_(out) {}
+  InputsHandler(std::vector<Input>* inputs, ManifestSink* sink) : inputs_(inputs), sink_(sink) {}
 
   const std::string& error() const { return error_; }
+  // The sink's status when it stopped the parse; OK otherwise.
+  const Status& sink_status() const { return sink_status_; }
 
   bool Null() { return Scalar(Kind::kNull); }
   bool Bool(bool) { return Scalar(Kind::kOther); }
@@ -98,7 +100,9 @@ class InputsHandler {
   std::string FileLabel() const;
   bool FinishFile();
 
-  Manifest* out_;
+  std::vector<Input>* inputs_;
+  ManifestSink* sink_;
+  Status sink_status_;
   State state_ = State::kStart;
   Field field_ = Field::kNone;
   int skip_depth_ = 0;
@@ -128,7 +132,7 @@ bool InputsHandler::Fail(const std::string& reason) {
 }
 
 std::string InputsHandler::InputLabel() const {
-  return "input " + Quote(out_->inputs.back().name);
+  return "input " + Quote(inputs_->back().name);
 }
 
 std::string InputsHandler::FileLabel() const {
@@ -185,7 +189,7 @@ bool InputsHandler::String(const char* s, rapidjson::SizeType n, bool) {
   switch (field_) {
     case Field::kInputId:
       if (state_ != State::kInput) break;
-      out_->inputs.back().input_id = std::move(value);
+      inputs_->back().input_id = std::move(value);
       field_ = Field::kNone;
       return true;
     case Field::kDatumId: file_.datum_id = std::move(value); break;
@@ -206,11 +210,11 @@ bool InputsHandler::StartObject() {
   if (Skipping(true, false)) return true;
   if (state_ == State::kStart) {
     state_ = State::kRoot;
-  } else if (state_ == State::kRoot && field_ == Field::kNone && !out_->inputs.empty()) {
+  } else if (state_ == State::kRoot && field_ == Field::kNone && !inputs_->empty()) {
     state_ = State::kInput;
   } else if (state_ == State::kFiles) {
     file_ = InputFile();
-    file_.input_index = static_cast<uint32_t>(out_->inputs.size() - 1);
+    file_.input_index = static_cast<uint32_t>(inputs_->size() - 1);
     has_name_ = has_size_ = has_url_ = false;
     state_ = State::kFile;
   } else if (state_ == State::kFile && field_ == Field::kChecksums) {
@@ -226,7 +230,7 @@ bool InputsHandler::Key(const char* s, rapidjson::SizeType n, bool) {
   if (Skipping(false, false)) return true;
   std::string_view key(s, n);
   switch (state_) {
-    case State::kRoot: out_->inputs.push_back(Input{std::string(key), ""}); break;
+    case State::kRoot: inputs_->push_back(Input{std::string(key), ""}); break;
     case State::kInput: field_ = InputField(key); break;
     case State::kFile: field_ = FileField(key); break;
     case State::kChecksums: field_ = ChecksumField(key); break;
@@ -238,7 +242,8 @@ bool InputsHandler::Key(const char* s, rapidjson::SizeType n, bool) {
 bool InputsHandler::FinishFile() {
   const char* missing = !has_name_ ? "name" : !has_size_ ? "size" : !has_url_ ? "storage_uri" : nullptr;
   if (missing) return Fail(FileLabel() + ": missing \"" + missing + "\"");
-  out_->files.push_back(std::move(file_));
+  sink_status_ = sink_->OnFile(inputs_->back(), file_, file_index_);
+  if (!sink_status_.ok()) return false;
   ++file_index_;
   has_name_ = false;
   return true;
@@ -270,13 +275,17 @@ bool InputsHandler::EndArray(rapidjson::SizeType) {
   return true;
 }
 
+// Returns OK, the sink's status, or EINVAL with *reason and *offset set (the caller adds the
+// file name and position).
 template <class Stream>
-Status Parse(Stream& stream, Manifest* manifest, std::string* reason, size_t* offset) {
-  InputsHandler handler(manifest);
+Status Parse(Stream& stream, std::vector<Input>* inputs, ManifestSink& sink, std::string* reason,
+             size_t* offset) {
+  InputsHandler handler(inputs, &sink);
   rapidjson::Reader reader;
   rapidjson::ParseResult ok =
       reader.Parse<rapidjson::kParseValidateEncodingFlag>(stream, handler);
   if (ok) return Status();
+  if (!handler.sink_status().ok()) return handler.sink_status();
   *offset = ok.Offset();
   *reason = ok.Code() == rapidjson::kParseErrorTermination
                 ? handler.error()
@@ -284,35 +293,69 @@ Status Parse(Stream& stream, Manifest* manifest, std::string* reason, size_t* of
   return Status::Errno(EINVAL, *reason);
 }
 
+// Collects every file: for tests and small tools.
+class CollectingSink : public ManifestSink {
+ public:
+  explicit CollectingSink(std::vector<InputFile>* files) : files_(files) {}
+  Status OnFile(const Input&, const InputFile& file, size_t) override {
+    files_->push_back(file);
+    return Status();
+  }
+
+ private:
+  std::vector<InputFile>* files_;
+};
+
 }  // namespace
 
-Result<Manifest> ParseInputs(std::string_view text, std::string_view display_name) {
-  Manifest manifest;
+Result<std::vector<Input>> ReadInputsText(std::string_view text, std::string_view display_name,
+                                          ManifestSink& sink) {
+  std::vector<Input> inputs;
   std::string copy(text);  // StringStream needs a terminating NUL
   rapidjson::StringStream stream(copy.c_str());
   std::string reason;
   size_t offset = 0;
-  if (!Parse(stream, &manifest, &reason, &offset).ok()) {
-    return JsonError(display_name, text, offset, reason);
-  }
-  return manifest;
+  Status s = Parse(stream, &inputs, sink, &reason, &offset);
+  if (s.ok()) return inputs;
+  if (!reason.empty()) return JsonError(display_name, text, offset, reason);
+  return s;
 }
 
-Result<Manifest> LoadInputs(const std::string& path) {
+Result<std::vector<Input>> ReadInputs(const std::string& path, ManifestSink& sink) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) return ErrnoStatus(path, errno);
   char buf[65536];
   rapidjson::FileReadStream stream(f.get(), buf, sizeof buf);
-  Manifest manifest;
+  std::vector<Input> inputs;
   std::string reason;
   size_t offset = 0;
-  if (Parse(stream, &manifest, &reason, &offset).ok()) {
+  Status s = Parse(stream, &inputs, sink, &reason, &offset);
+  if (s.ok()) {
     if (std::ferror(f.get())) return ErrnoStatus(path, EIO);
-    return manifest;
+    return inputs;
   }
+  if (reason.empty()) return s;  // the sink's
   std::string text;  // only now: for the line and column of the error
-  if (Status s = ReadWholeFile(path, &text); !s.ok()) return s;
+  if (Status r = ReadWholeFile(path, &text); !r.ok()) return r;
   return JsonError(path, text, offset, reason);
+}
+
+Result<Manifest> ParseInputs(std::string_view text, std::string_view display_name) {
+  Manifest m;
+  CollectingSink sink(&m.files);
+  Result<std::vector<Input>> inputs = ReadInputsText(text, display_name, sink);
+  if (!inputs) return inputs.error();
+  m.inputs = std::move(inputs).value();
+  return m;
+}
+
+Result<Manifest> LoadInputs(const std::string& path) {
+  Manifest m;
+  CollectingSink sink(&m.files);
+  Result<std::vector<Input>> inputs = ReadInputs(path, sink);
+  if (!inputs) return inputs.error();
+  m.inputs = std::move(inputs).value();
+  return m;
 }
 
 }  // namespace datumfs

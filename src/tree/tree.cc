@@ -40,7 +40,7 @@ const char* SplitPath(std::string_view path, std::vector<std::string_view>* out)
 
 // Builds with mutable, map-linked nodes, then flattens them breadth first so that every
 // directory's children get consecutive ids in name order.
-class TreeBuilder {
+class TreeBuilder : public ManifestSink {
  public:
   explicit TreeBuilder(const TreeOptions& options, std::vector<std::string>* warnings)
       : options_(options), warnings_(warnings) {
@@ -48,10 +48,11 @@ class TreeBuilder {
   }
 
   Status AddLocal(const LocalEntry& entry);
-  // Every input gets its directory, even with no files. Returns false if the name is unusable.
-  Result<bool> AddInputDir(const Input& input);
-  Status AddRemote(const Manifest& manifest, const InputFile& file, size_t index_in_input);
-  Tree Finish(const Manifest& manifest);
+  Status OnFile(const Input& input, const InputFile& file, size_t index_in_input) override;
+  // Adds the directories of inputs that had no files, then flattens.
+  Result<Tree> Finish(std::vector<Input> inputs);
+  // True if a strict-mode refusal stopped the build.
+  bool refused() const { return refused_; }
 
  private:
   struct BNode {
@@ -68,16 +69,24 @@ class TreeBuilder {
                                       std::string* why);
   uint32_t AddChild(uint32_t parent, std::string_view name, NodeKind kind);
   Status Skip(std::string label, std::string_view reason);
+  // Every input gets its directory, even with no files. Returns false if the name is unusable.
+  Result<bool> AddInputDir(const Input& input);
+  Status AddRemote(const Input& input, const InputFile& file, size_t index_in_input);
 
   const TreeOptions& options_;
   std::vector<std::string>* warnings_;
   std::deque<BNode> nodes_;  // deque: names stay put while map keys point at them
   std::string records_;
+  std::vector<int8_t> usable_;  // per input index: -1 not seen yet, 0 skipped, 1 has its dir
+  bool refused_ = false;
 };
 
 Status TreeBuilder::Skip(std::string label, std::string_view reason) {
   std::string line = std::move(label) + ": " + std::string(reason);
-  if (options_.strict) return Status::Errno(EINVAL, line);
+  if (options_.strict) {
+    refused_ = true;
+    return Status::Errno(EINVAL, line);
+  }
   warnings_->push_back(line + "; skipped");
   return Status();
 }
@@ -148,9 +157,20 @@ Result<bool> TreeBuilder::AddInputDir(const Input& input) {
   return true;
 }
 
-Status TreeBuilder::AddRemote(const Manifest& manifest, const InputFile& file,
+Status TreeBuilder::OnFile(const Input& input, const InputFile& file, size_t index_in_input) {
+  if (file.input_index >= usable_.size()) usable_.resize(file.input_index + 1, -1);
+  int8_t& usable = usable_[file.input_index];
+  if (usable < 0) {
+    Result<bool> added = AddInputDir(input);
+    if (!added) return added.error();
+    usable = added.value() ? 1 : 0;
+  }
+  if (usable == 0) return Status();  // the input's name was reported already
+  return AddRemote(input, file, index_in_input);
+}
+
+Status TreeBuilder::AddRemote(const Input& input, const InputFile& file,
                               size_t index_in_input) {
-  const Input& input = manifest.inputs[file.input_index];
   std::string label = "input " + Quote(input.name) + ", file " +
                       std::to_string(index_in_input) + " (" + Quote(file.name) + ")";
   std::vector<std::string_view> segments{input.name};
@@ -169,18 +189,27 @@ Status TreeBuilder::AddRemote(const Manifest& manifest, const InputFile& file,
   node.size = file.size;
   node.record = records_.size();
   record::PutFixed<uint32_t>(&records_, file.input_index);
-  for (std::string_view s : {std::string_view(file.storage_uri), std::string_view(file.datum_id),
-                             std::string_view(file.uri), std::string_view(file.checksums.md5),
-                             std::string_view(file.checksums.sha1),
-                             std::string_view(file.checksums.sha256)}) {
-    record::PutString(&records_, s);
-  }
+  record::PutString(&records_, file.storage_uri);
+  record::PutString(&records_, file.datum_id);
+  record::PutString(&records_, file.uri);
+  // Only the strongest checksum is kept: it is the one a full read is verified against.
+  const Checksums& c = file.checksums;
+  auto [type, sum] = !c.sha256.empty() ? std::pair{ChecksumType::kSha256, &c.sha256}
+                     : !c.sha1.empty() ? std::pair{ChecksumType::kSha1, &c.sha1}
+                     : !c.md5.empty()  ? std::pair{ChecksumType::kMd5, &c.md5}
+                                       : std::pair{ChecksumType::kNone, &c.md5};
+  record::PutFixed<ChecksumType>(&records_, type);
+  record::PutString(&records_, *sum);
   return Status();
 }
 
-Tree TreeBuilder::Finish(const Manifest& manifest) {
+Result<Tree> TreeBuilder::Finish(std::vector<Input> inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (i < usable_.size() && usable_[i] >= 0) continue;
+    if (Result<bool> added = AddInputDir(inputs[i]); !added) return added.error();
+  }
   Tree tree;
-  tree.inputs_ = manifest.inputs;
+  tree.inputs_ = std::move(inputs);
   tree.records_ = std::move(records_);
   tree.nodes_.resize(nodes_.size());
   std::vector<uint32_t> order{0};  // builder ids in breadth-first order; position = new id
@@ -190,6 +219,7 @@ Tree TreeBuilder::Finish(const Manifest& manifest) {
     Tree::Node& n = tree.nodes_[pos];
     n.kind = b.kind;
     n.size = b.size;
+    tree.total_file_bytes_ += b.size;
     n.record = b.record;
     n.name_offset = static_cast<uint32_t>(tree.names_.size());
     n.name_length = static_cast<uint16_t>(b.name.size());
@@ -210,20 +240,31 @@ Result<Tree> Tree::Build(const Manifest& manifest, const std::vector<LocalEntry>
   for (const LocalEntry& entry : local) {
     if (Status s = builder.AddLocal(entry); !s.ok()) return s;
   }
-  std::vector<bool> usable(manifest.inputs.size());
-  for (size_t i = 0; i < manifest.inputs.size(); ++i) {
-    Result<bool> added = builder.AddInputDir(manifest.inputs[i]);
-    if (!added) return added.error();
-    usable[i] = added.value();
-  }
   std::vector<size_t> next_index(manifest.inputs.size(), 0);
   for (const InputFile& file : manifest.files) {
-    if (!usable[file.input_index]) continue;  // already reported
-    if (Status s = builder.AddRemote(manifest, file, next_index[file.input_index]++); !s.ok()) {
-      return s;
-    }
+    const Input& input = manifest.inputs[file.input_index];
+    if (Status s = builder.OnFile(input, file, next_index[file.input_index]++); !s.ok()) return s;
   }
-  return builder.Finish(manifest);
+  return builder.Finish(manifest.inputs);
+}
+
+Result<Tree> Tree::BuildFromFile(const std::string& inputs_path,
+                                 const std::vector<LocalEntry>& local, const TreeOptions& options,
+                                 std::vector<std::string>* warnings) {
+  TreeBuilder builder(options, warnings);
+  for (const LocalEntry& entry : local) {
+    if (Status s = builder.AddLocal(entry); !s.ok()) return s;
+  }
+  Result<std::vector<Input>> inputs = ReadInputs(inputs_path, builder);
+  if (!inputs) {
+    if (builder.refused()) return Status::Errno(EINVAL, inputs_path, inputs.error().message());
+    return inputs.error();
+  }
+  Result<Tree> tree = builder.Finish(std::move(inputs).value());
+  if (!tree && builder.refused()) {
+    return Status::Errno(EINVAL, inputs_path, tree.error().message());
+  }
+  return tree;
 }
 
 std::string_view Tree::name(NodeId id) const {
@@ -264,9 +305,8 @@ RemoteFileInfo Tree::remote(NodeId id) const {
   info.url = record::GetString(records_, &offset);
   info.datum_id = record::GetString(records_, &offset);
   info.uri = record::GetString(records_, &offset);
-  info.md5 = record::GetString(records_, &offset);
-  info.sha1 = record::GetString(records_, &offset);
-  info.sha256 = record::GetString(records_, &offset);
+  info.checksum_type = record::GetFixed<ChecksumType>(records_, &offset);
+  info.checksum = record::GetString(records_, &offset);
   return info;
 }
 

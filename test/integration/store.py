@@ -13,7 +13,7 @@ import subprocess
 import time
 
 SECRET = "datumfs-test-secret"
-LOG_FORMAT = '$request_method $uri $status $body_bytes_sent "$http_range"'
+LOG_FORMAT = '$request_method $uri $status $body_bytes_sent "$http_range" $connection'
 
 CONF = """
 daemon off;
@@ -122,10 +122,10 @@ class Store:
             lines = f.read().splitlines()
         out = []
         for line in lines:
-            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)"', line)
+            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)" (\d+)', line)
             if m:
                 out.append({"method": m[1], "uri": m[2], "status": int(m[3]),
-                            "body_bytes": int(m[4]), "range": m[5]})
+                            "body_bytes": int(m[4]), "range": m[5], "connection": int(m[6])})
         return out
 
     def bytes_sent(self, since=0):

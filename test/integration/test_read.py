@@ -86,3 +86,18 @@ def test_reads_past_the_end_return_nothing(mounts, dataset):
         assert len(os.pread(fd, 100, size - 3)) == 3
     finally:
         os.close(fd)
+
+
+def test_sequential_reads_reuse_connections(mounts, tmp_path, store):
+    data = random.Random(6).randbytes(16 << 20)
+    inputs = tmp_path / "seq.json"
+    write_inputs(inputs, store, {"seq": [("stream.bin", data)]})
+    mnt = mounts.mount(inputs)
+    before = store.log_size()
+    with open(os.path.join(mnt, "seq/stream.bin"), "rb") as f:
+        assert hashlib.sha256(f.read()).digest() == hashlib.sha256(data).digest()
+    requests = store.requests(since=before)
+    connections = {r["connection"] for r in requests}
+    assert len(requests) >= 5, requests  # the read-ahead window grows: several requests
+    assert len(connections) <= len(requests) // 2, requests
+    assert store.bytes_sent(since=before) < len(data) * 1.1

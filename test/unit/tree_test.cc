@@ -82,9 +82,10 @@ TEST_SUITE("tree") {
     CHECK(info.url == "https://store/train/dogs/a.jpg?sig=s");
     CHECK(info.datum_id == "datum-dogs/a.jpg");
     CHECK(info.uri == "datum://dogs/a.jpg");
-    CHECK(info.sha256 == "h");
-    CHECK(info.md5.empty());
+    CHECK(info.checksum_type == ChecksumType::kSha256);
+    CHECK(info.checksum == "h");
     CHECK(t.inputs()[info.input_index].name == "train");
+    CHECK(t.total_file_bytes() == 35);
   }
 
   TEST_CASE("lookup misses return nothing") {
