@@ -44,12 +44,12 @@ def main():
         print(f"== datumfs mount --inputs {inputs} {mnt}")
         t0 = time.time()
         subprocess.run([datumfs, "mount", "--inputs", inputs, "--api", os.path.join(work, "none"),
-                        mnt], check=True)
+                        "--cache-dir", os.path.join(work, "cache"), mnt], check=True)
         print(f"   mounted in {time.time() - t0:.2f} s, nothing downloaded yet "
               f"({len(store.requests())} requests to the store)")
         print("== ls -lR")
         subprocess.run(["ls", "-lR", mnt], check=True)
-        mark = store.log_size()
+        mark = store.mark()
         read = 0
         with open(os.path.join(mnt, "dataset/shards/train-000.bin"), "rb") as f:
             f.seek(256 * MiB)

@@ -4,7 +4,9 @@
 // inline; a miss asks ReadaheadPolicy what to fetch, submits it, and completes from the
 // fetch's completion on the fetch thread. Reads that fall inside a range already being
 // fetched wait for that transfer instead of fetching again. Each open file keeps its last few
-// fetched ranges in memory (the persistent cache is a later layer). Thread-safe.
+// fetched ranges in memory; below that, the BlockCache (when there is one) serves what any
+// mount on the host fetched before, and a read that is partly cached fetches only the span
+// from its first missing byte to its last. Thread-safe.
 #ifndef DATUMFS_READER_H_
 #define DATUMFS_READER_H_
 
@@ -15,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "datumfs/cache.h"
 #include "datumfs/fetch.h"
 #include "datumfs/status.h"
 #include "datumfs/tree.h"
@@ -35,10 +38,12 @@ struct ReaderOptions {
 using ReadDone = std::function<void(const Status& status, std::string_view bytes)>;
 
 class OpenFile;
+struct Range;
 
 class Reader {
  public:
-  Reader(const Tree& tree, Fetcher& fetcher, const ReaderOptions& options);
+  // `cache` may be null (no persistent cache); it must outlive the reader.
+  Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, const ReaderOptions& options);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
@@ -49,8 +54,16 @@ class Reader {
   void Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size, ReadDone done);
 
  private:
+  // Gets the bytes of a new range: from the cache, else the missing part from the store.
+  void Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range);
+  void Fetch(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+             ByteRange span);
+  void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+                const Status& status, std::string&& data);
+
   const Tree& tree_;
   Fetcher& fetcher_;
+  BlockCache* cache_;
   const ReaderOptions options_;
 };
 

@@ -11,12 +11,14 @@
 
 #include "cli/exit_codes.h"
 #include "cli/logging.h"
+#include "datumfs/cache.h"
 #include "datumfs/daemonize.h"
 #include "datumfs/fetch.h"
 #include "datumfs/fuse_adapter.h"
 #include "datumfs/manifest.h"
 #include "datumfs/reader.h"
 #include "datumfs/tree.h"
+#include "datumfs/units.h"
 
 namespace datumfs {
 namespace {
@@ -36,9 +38,20 @@ Result<ApiConfig> LoadOptionalApi(const std::string& path) {
   return LoadApi(path);
 }
 
-// Everything after the mount: fetcher, reader, serving. Returns the exit status.
-int Serve(const MountArgs& args, const Tree& tree, std::unique_ptr<FuseMount> mount,
-          int notify_fd) {
+// The cache is opened after the fork (an LMDB environment must not cross one). One that cannot
+// be used is a warning: the mount works uncached.
+std::unique_ptr<BlockCache> OpenCache(const CacheOptions& options) {
+  Result<std::unique_ptr<BlockCache>> cache = BlockCache::Open(options);
+  if (cache) return std::move(cache).value();
+  spdlog::warn("cache {} is unusable ({}); reading without a cache", options.dir,
+               cache.error().message());
+  return nullptr;
+}
+
+// Everything after the mount: cache, fetcher, reader, serving. Returns the exit status.
+int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_options,
+          const Tree& tree, std::unique_ptr<FuseMount> mount, int notify_fd) {
+  std::unique_ptr<BlockCache> cache = cache_options ? OpenCache(*cache_options) : nullptr;
   Result<std::unique_ptr<Fetcher>> fetcher = Fetcher::Create(FetchOptions{});
   if (!fetcher) {
     if (notify_fd >= 0) NotifyFailed(notify_fd, fetcher.error().message());
@@ -48,7 +61,7 @@ int Serve(const MountArgs& args, const Tree& tree, std::unique_ptr<FuseMount> mo
   reader_options.read_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(args.read_timeout_seconds * 1000));
   reader_options.mountpoint = args.mountpoint;
-  Reader reader(tree, *fetcher.value(), reader_options);
+  Reader reader(tree, *fetcher.value(), cache.get(), reader_options);
   bool ready = false;
   Status served = mount->Serve(reader, [&] {
     ready = true;
@@ -58,6 +71,7 @@ int Serve(const MountArgs& args, const Tree& tree, std::unique_ptr<FuseMount> mo
   });
   fetcher.value().reset();  // completes pending reads before the session goes away
   mount.reset();            // unmounts
+  cache.reset();            // writes the last access times
   if (!served.ok()) {
     if (!ready && notify_fd >= 0) NotifyFailed(notify_fd, served.message());
     spdlog::error("{}: {}", args.mountpoint, served.message());
@@ -79,6 +93,12 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
   cmd->add_option("-o", a.fuse_options, "FUSE mount options, comma-separated (allow_other, ...)")
       ->delimiter(',')
       ->allow_extra_args(false);
+  cmd->add_option("--cache-dir", a.cache_dir, "the block cache, shared by every mount on the host")
+      ->capture_default_str();
+  cmd->add_option("--cache-max", a.cache_max, "most bytes to cache (500M, 20G, ...); default: no limit");
+  cmd->add_option("--min-free", a.min_free,
+                  "free space to leave on the cache's disk (SIZE or N%); default 10%, "
+                  "at least 1G on disks of 10G or more");
   cmd->add_option("--read-timeout", a.read_timeout_seconds,
                   "seconds a read may wait for the store before it fails with EIO")
       ->capture_default_str()
@@ -90,10 +110,35 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
   return cmd;
 }
 
+// The cache options from the command line; sizes that do not parse are usage errors.
+Result<CacheOptions> CacheOptionsFrom(const MountArgs& args) {
+  CacheOptions o;
+  o.dir = args.cache_dir;
+  if (!args.cache_max.empty()) {
+    Result<uint64_t> max = ParseSize(args.cache_max);
+    if (!max) return Status::Errno(EINVAL, "--cache-max " + max.error().message());
+    o.max_bytes = max.value();
+  }
+  if (!args.min_free.empty()) {
+    Result<SizeOrPercent> min_free = ParseSizeOrPercent(args.min_free);
+    if (!min_free) return Status::Errno(EINVAL, "--min-free " + min_free.error().message());
+    o.min_free = min_free.value();
+  }
+  return o;
+}
+
 int RunMount(const MountArgs& args) {
   LogToStderr(args.log_level);
+  Result<CacheOptions> cache_options = CacheOptionsFrom(args);
+  if (!cache_options) return Fail(kExitUsage, cache_options.error().message());
   Result<ApiConfig> api = LoadOptionalApi(args.api);
   if (!api) return Fail(kExitBadInput, api.error().message());
+
+  std::optional<CacheOptions> cache = cache_options.value();
+  if (Status usable = BlockCache::Prepare(*cache); !usable.ok()) {
+    spdlog::warn("cache is unusable ({}); reading without a cache", usable.message());
+    cache.reset();
+  }
 
   int dir_fd = open(args.mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return Fail(kExitFailure, ErrnoStatus(args.mountpoint, errno).message());
@@ -120,7 +165,7 @@ int RunMount(const MountArgs& args) {
     if (notify_fd < 0) return Fail(kExitFailure, ErrnoStatus("fork", errno).message());
     LogToSyslog(args.log_level);
   }
-  return Serve(args, tree.value(), std::move(mount.value()), notify_fd);
+  return Serve(args, cache, tree.value(), std::move(mount.value()), notify_fd);
 }
 
 }  // namespace datumfs

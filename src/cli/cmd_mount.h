@@ -15,6 +15,9 @@ struct MountArgs {
   std::string inputs = "/valohai/config/inputs.json";
   std::string api = "/valohai/config/api.json";
   std::string mountpoint = "/valohai/inputs";
+  std::string cache_dir = "/var/cache/datumfs";
+  std::string cache_max;  // a size; empty: no limit beyond the disk
+  std::string min_free;   // a size or N%; empty: the default of CacheOptions
   bool strict = false;
   bool foreground = false;
   std::vector<std::string> fuse_options;

@@ -11,14 +11,9 @@
 
 #include <cstdint>
 
-namespace datumfs {
+#include "datumfs/byte_range.h"
 
-struct ByteRange {
-  uint64_t offset = 0;
-  uint64_t length = 0;
-  uint64_t end() const { return offset + length; }
-  bool operator==(const ByteRange&) const = default;
-};
+namespace datumfs {
 
 struct ReadaheadOptions {
   // Fetches are aligned to this.

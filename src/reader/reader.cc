@@ -11,8 +11,6 @@
 
 namespace datumfs {
 
-namespace {
-
 struct Waiter {
   uint64_t offset;
   size_t size;
@@ -34,25 +32,31 @@ struct Range {
   }
 };
 
-}  // namespace
-
 class OpenFile {
  public:
-  OpenFile(NodeId node, const ReadaheadOptions& options) : node_(node), policy_(options) {}
+  OpenFile(NodeId node, std::string key, const ReadaheadOptions& options)
+      : node_(node), key_(std::move(key)), policy_(options) {}
 
   const NodeId node_;
+  const std::string key_;  // in the block cache
   std::mutex mu_;
   ReadaheadPolicy policy_;                     // guarded by mu_
   std::deque<std::shared_ptr<Range>> ranges_;  // guarded by mu_; most recent last
 };
 
-Reader::Reader(const Tree& tree, Fetcher& fetcher, const ReaderOptions& options)
-    : tree_(tree), fetcher_(fetcher), options_(options) {}
+Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache,
+               const ReaderOptions& options)
+    : tree_(tree), fetcher_(fetcher), cache_(cache), options_(options) {}
 
 Reader::~Reader() = default;
 
 std::shared_ptr<OpenFile> Reader::Open(NodeId node) {
-  return std::make_shared<OpenFile>(node, ReadaheadOptions());
+  std::string key;
+  if (cache_) {
+    RemoteFileInfo info = tree_.remote(node);
+    key = BlockCache::KeyFor(info.datum_id, info.url, tree_.size(node));
+  }
+  return std::make_shared<OpenFile>(node, std::move(key), ReadaheadOptions());
 }
 
 void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size,
@@ -90,33 +94,68 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
     range->Reply(Waiter{offset, size, std::move(done)});
     return;
   }
+  Fill(file, range);
+}
+
+void Reader::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range) {
+  ByteRange want = range->range;
+  if (!cache_) return Fetch(file, range, want);
+  if (std::optional<std::string> cached = cache_->Read(file->key_, want)) {
+    return Complete(file, range, Status(), std::move(*cached));  // no network at all
+  }
+  // Fetch only what is missing: from the first gap to the end of the last.
+  std::vector<ByteRange> gaps = cache_->Missing(file->key_, want);
+  if (gaps.empty()) return Fetch(file, range, want);  // evicted between the two looks
+  Fetch(file, range, ByteRange{gaps.front().offset, gaps.back().end() - gaps.front().offset});
+}
+
+void Reader::Fetch(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+                   ByteRange span) {
   RangeRequest request;
   request.url = std::string(tree_.remote(file->node_).url);
-  request.offset = range->range.offset;
-  request.length = range->range.length;
-  request.object_size = file_size;
+  request.offset = span.offset;
+  request.length = span.length;
+  request.object_size = tree_.size(file->node_);
   request.deadline = std::chrono::steady_clock::now() + options_.read_timeout;
-  std::string name = options_.mountpoint + "/" + tree_.Path(file->node_);
-  fetcher_.Submit(std::move(request), [file, range, name](const Status& status, std::string&& body) {
-    std::vector<Waiter> waiters;
-    {
-      std::lock_guard<std::mutex> lock(file->mu_);
-      waiters.swap(range->waiters);
-      if (status.ok()) {
-        range->data = std::move(body);
-        range->ready = true;
-      } else {  // forget it, so that a later read tries again
-        auto& rs = file->ranges_;
-        rs.erase(std::remove(rs.begin(), rs.end(), range), rs.end());
-      }
-    }
-    if (!status.ok()) {
-      spdlog::error("{}: {}", name, status.message());
-      for (const Waiter& w : waiters) w.done(Status::Errno(EIO, name, status.message()), {});
+  fetcher_.Submit(std::move(request), [this, file, range, span](const Status& status,
+                                                                std::string&& body) {
+    if (!status.ok()) return Complete(file, range, status, {});
+    if (span == range->range) {
+      Complete(file, range, status, std::move(body));
+      if (cache_) cache_->Insert(file->key_, span.offset, range->data);  // after the replies
       return;
     }
-    for (const Waiter& w : waiters) range->Reply(w);
+    // Only the gaps came from the network: the rest of the range is in the cache.
+    cache_->Insert(file->key_, span.offset, body);
+    if (std::optional<std::string> whole = cache_->Read(file->key_, range->range)) {
+      return Complete(file, range, status, std::move(*whole));
+    }
+    Fetch(file, range, range->range);  // the cached part went meanwhile: fetch it all
   });
+}
+
+// Publishes the range's bytes (or forgets it on error) and replies to everyone waiting on it.
+void Reader::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+                      const Status& status, std::string&& data) {
+  std::vector<Waiter> waiters;
+  {
+    std::lock_guard<std::mutex> lock(file->mu_);
+    waiters.swap(range->waiters);
+    if (status.ok()) {
+      range->data = std::move(data);
+      range->ready = true;
+    } else {  // forget it, so that a later read tries again
+      auto& rs = file->ranges_;
+      rs.erase(std::remove(rs.begin(), rs.end(), range), rs.end());
+    }
+  }
+  if (!status.ok()) {
+    std::string name = options_.mountpoint + "/" + tree_.Path(file->node_);
+    spdlog::error("{}: {}", name, status.message());
+    for (const Waiter& w : waiters) w.done(Status::Errno(EIO, name, status.message()), {});
+    return;
+  }
+  for (const Waiter& w : waiters) range->Reply(w);
 }
 
 }  // namespace datumfs

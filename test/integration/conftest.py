@@ -54,11 +54,15 @@ class Mounts:
         return subprocess.run([DATUMFS, "mount", *args], capture_output=True, text=True,
                               timeout=timeout)
 
-    def mount(self, inputs, mountpoint=None, args=(), api=None):
+    def mount(self, inputs, mountpoint=None, args=(), api=None, cache=None):
+        """Mounts with a cache of this test's own (`cache`, default tmp/cache) unless
+        `args` names one."""
         mountpoint = mountpoint or str(self.tmp / f"mnt{len(self.points)}")
         os.makedirs(mountpoint, exist_ok=True)
         self.points.append(mountpoint)
         api = api or str(self.tmp / "no-api.json")
+        if "--cache-dir" not in args:
+            args = ["--cache-dir", str(cache or self.tmp / "cache"), *args]
         p = self.run("--inputs", str(inputs), "--api", api, *args, mountpoint)
         assert p.returncode == 0, p.stderr
         assert is_mounted(mountpoint)

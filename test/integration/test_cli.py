@@ -27,7 +27,8 @@ def mnt(tmp_path, mounts):
 def mount_with(tmp_path, mnt, text, *extra):
     inputs = tmp_path / "inputs.json"
     inputs.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return run("mount", "--inputs", str(inputs), "--api", str(tmp_path / "none"), *extra, mnt)
+    return run("mount", "--inputs", str(inputs), "--api", str(tmp_path / "none"),
+               "--cache-dir", str(tmp_path / "cache"), *extra, mnt)
 
 
 def one_error_line(p):
@@ -97,7 +98,8 @@ def test_bad_names_are_skipped_with_a_warning(tmp_path, mounts, store):
     mnt = str(tmp_path / "m")
     os.mkdir(mnt)
     mounts.points.append(mnt)
-    p = mounts.run("--inputs", str(inputs), "--api", str(tmp_path / "none"), mnt)
+    p = mounts.run("--inputs", str(inputs), "--api", str(tmp_path / "none"),
+                   "--cache-dir", str(tmp_path / "cache"), mnt)
     assert p.returncode == 0, p.stderr
     assert (f"{inputs}: input \"x\", file 0 (\"../escape\"): '.' or '..' path segment; skipped"
             in p.stderr)

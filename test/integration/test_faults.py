@@ -112,7 +112,8 @@ def test_errors_are_logged_without_signatures(tmp_path, mounts, store):
     os.mkdir(mnt)
     inputs = inputs_for(tmp_path, store, [("obj.bin", server.url(), len(DATA))])
     proc = subprocess.Popen([DATUMFS, "mount", "-f", "--inputs", str(inputs), "--api",
-                             str(tmp_path / "none"), mnt], stderr=subprocess.PIPE, text=True)
+                             str(tmp_path / "none"), "--cache-dir", str(tmp_path / "cache"), mnt],
+                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 10
         while not is_mounted(mnt) and time.time() < deadline:

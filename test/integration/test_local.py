@@ -20,7 +20,7 @@ def test_predownloaded_files_stay_visible_and_exact(tmp_path, mounts, store):
     # "already.bin" is also listed in inputs.json (an input downloaded up front): the disk wins.
     write_inputs(inputs, store, {"train": [("already.bin", b"remote copy"), ("lazy.bin", remote)]})
     mounts.mount(inputs, mountpoint=str(mnt))
-    before = store.log_size()
+    before = store.mark()
     assert open(mnt / "config" / "params.json", "rb").read() == b'{"lr": 0.1}\n'
     assert open(mnt / "train" / "already.bin", "rb").read() == local_bytes
     assert store.requests(since=before) == []

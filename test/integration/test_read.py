@@ -26,7 +26,7 @@ def test_whole_files_are_byte_exact(mounts, dataset):
 
 def test_empty_file_reads_nothing_and_asks_nothing(mounts, dataset, store):
     mnt = mounts.mount(dataset["inputs"])
-    before = store.log_size()
+    before = store.mark()
     with open(os.path.join(mnt, "train/empty.txt"), "rb") as f:
         assert f.read() == b""
     assert store.requests(since=before) == []
@@ -51,7 +51,7 @@ def test_a_4k_read_in_a_64mib_file_fetches_about_4k(mounts, tmp_path, store):
     inputs = tmp_path / "big.json"
     write_inputs(inputs, store, {"big": [("blob.bin", data)]})
     mnt = mounts.mount(inputs)
-    before = store.log_size()
+    before = store.mark()
     fd = os.open(os.path.join(mnt, "big/blob.bin"), os.O_RDONLY)
     try:
         off = 32 << 20
@@ -93,7 +93,7 @@ def test_sequential_reads_reuse_connections(mounts, tmp_path, store):
     inputs = tmp_path / "seq.json"
     write_inputs(inputs, store, {"seq": [("stream.bin", data)]})
     mnt = mounts.mount(inputs)
-    before = store.log_size()
+    before = store.mark()
     with open(os.path.join(mnt, "seq/stream.bin"), "rb") as f:
         assert hashlib.sha256(f.read()).digest() == hashlib.sha256(data).digest()
     requests = store.requests(since=before)

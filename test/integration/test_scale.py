@@ -41,4 +41,6 @@ def test_a_large_manifest_mounts_with_memory_below_its_text(tmp_path, mounts, st
     assert count == FILES
     assert open(os.path.join(mnt, "big/s07/f0000007.jpg"), "rb").read() == b"x" * 10
     # A DOM of this text would take several times its size; the tree takes a fraction.
-    assert peak_rss_bytes(pid) < text_bytes * 0.5, (peak_rss_bytes(pid), text_bytes)
+    # (Sanitizer builds add shadow memory and quarantine: their figure means nothing here.)
+    if os.environ.get("DATUMFS_SANITIZE", "none") == "none":
+        assert peak_rss_bytes(pid) < text_bytes * 0.5, (peak_rss_bytes(pid), text_bytes)

@@ -31,7 +31,7 @@ def test_tree_matches_inputs_json(mounts, dataset):
 
 def test_listing_and_stat_make_no_store_requests(mounts, dataset, store):
     mnt = mounts.mount(dataset["inputs"])
-    before = store.log_size()
+    before = store.mark()
     out = subprocess.run(["ls", "-lR", mnt], capture_output=True, text=True, check=True).stdout
     assert "000201.jpg" in out and "1828388" in out
     for dirpath, dirnames, filenames in os.walk(mnt):

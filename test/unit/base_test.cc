@@ -55,3 +55,60 @@ TEST_SUITE("base") {
 }
 
 }  // namespace datumfs
+
+#include "datumfs/crc32c.h"
+#include "datumfs/units.h"
+
+namespace datumfs {
+
+TEST_SUITE("base") {
+  TEST_CASE("CRC32C matches the known vectors") {
+    CHECK(crc32c::Value("") == 0);
+    CHECK(crc32c::Value("123456789") == 0xe3069283u);
+    CHECK(crc32c::Value(std::string(32, '\0')) == 0x8a9136aau);  // RFC 3720 B.4
+    CHECK(crc32c::Value(std::string(32, '\xff')) == 0x62a8ab43u);
+    std::string ascending;
+    for (int i = 0; i < 32; ++i) ascending += static_cast<char>(i);
+    CHECK(crc32c::Value(ascending) == 0x46dd794eu);
+  }
+
+  TEST_CASE("CRC32C extends piece by piece") {
+    std::string data(100000, 'x');
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
+    uint32_t whole = crc32c::Value(data);
+    uint32_t pieces = crc32c::Extend(crc32c::Value(data.substr(0, 333)), data.substr(333));
+    CHECK(whole == pieces);
+    data[5000] ^= 1;
+    CHECK(crc32c::Value(data) != whole);
+  }
+
+  TEST_CASE("sizes parse with binary units") {
+    CHECK(ParseSize("0").value() == 0);
+    CHECK(ParseSize("4096").value() == 4096);
+    CHECK(ParseSize("4k").value() == 4096);
+    CHECK(ParseSize("8M").value() == 8u << 20);
+    CHECK(ParseSize("8MiB").value() == 8u << 20);
+    CHECK(ParseSize("8MB").value() == 8u << 20);
+    CHECK(ParseSize("1.5G").value() == 3ull << 29);
+    CHECK(ParseSize("2T").value() == 2ull << 40);
+    CHECK(ParseSize("12x").error().message() == "\"12x\": not a size (like 500M, 20G or 1T)");
+    CHECK_FALSE(ParseSize("").has_value());
+    CHECK_FALSE(ParseSize("M").has_value());
+    CHECK_FALSE(ParseSize("-1").has_value());
+  }
+
+  TEST_CASE("a size or a percentage") {
+    CHECK(ParseSizeOrPercent("10%").value().Of(1000) == 100);
+    CHECK(ParseSizeOrPercent("1G").value().Of(1000) == 1ull << 30);
+    CHECK(ParseSizeOrPercent("101%").error().message() == "\"101%\": not a percentage (0-100%)");
+  }
+
+  TEST_CASE("human sizes are printed as Valohai does") {
+    CHECK(HumanBytes(0) == "0 B");
+    CHECK(HumanBytes(999) == "999 B");
+    CHECK(HumanBytes(28900) == "28.9 kB");
+    CHECK(HumanBytes(57600000000) == "57.6 GB");
+  }
+}
+
+}  // namespace datumfs

@@ -1,0 +1,375 @@
+// BlockCache over LmdbIndex and DataFile. See datumfs/cache.h for the contract.
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cache/data_file.h"
+#include "cache/extents.h"
+#include "cache/lmdb_index.h"
+#include "datumfs/cache.h"
+#include "datumfs/crc32c.h"
+#include "datumfs/redact.h"
+
+namespace datumfs {
+namespace {
+
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+
+uint64_t Now() { return static_cast<uint64_t>(std::time(nullptr)); }
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
+bool SafeFileName(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// The identity of one version of an extent, for the "verified by this process" set.
+std::string VerifiedKey(std::string_view key, const Extent& e) {
+  return std::string(key) + '\0' + std::to_string(e.offset) + ':' + std::to_string(e.length) +
+         ':' + std::to_string(e.crc);
+}
+
+class DiskCache final : public BlockCache {
+ public:
+  DiskCache(const CacheOptions& options, std::unique_ptr<LmdbIndex> index)
+      : options_(options), index_(std::move(index)) {
+    flusher_ = std::thread([this] { FlushLoop(); });
+  }
+  ~DiskCache() override;
+
+  std::optional<std::string> Read(std::string_view key, ByteRange range) override;
+  std::vector<ByteRange> Missing(std::string_view key, ByteRange range) override;
+  void Insert(std::string_view key, uint64_t offset, std::string_view bytes) override;
+  Status Evict(bool all) override;
+  uint64_t TotalBytes() override;
+  CacheCounters counters() const override;
+
+ private:
+  // Copies the part of extent `e` inside `range` into `out` (which holds `range`). Checks the
+  // CRC the first time. Returns false if the extent is bad (the caller drops it).
+  bool CopyExtent(const DataFile& file, std::string_view key, const Extent& e, ByteRange range,
+                  std::string* out);
+  void Drop(std::string_view key, const Extent& e);
+  // Evicts least recently used extents not in use until `need` bytes are freed (or none left).
+  Status EvictBytes(uint64_t need);
+  // Bytes to free now to get back under the limits (0 if under them); `all` for gc --all.
+  uint64_t BytesOverLimits(uint64_t incoming);
+  uint64_t MinFree(const struct statvfs& fs) const;
+  void FlushTouches();
+  void FlushLoop();
+
+  const CacheOptions options_;
+  std::unique_ptr<LmdbIndex> index_;
+
+  std::mutex verified_mu_;
+  std::set<std::string> verified_;  // guarded by verified_mu_
+
+  std::mutex touch_mu_;
+  std::map<std::pair<std::string, uint64_t>, uint64_t> touches_;  // guarded by touch_mu_
+
+  std::mutex evict_mu_;  // one eviction at a time in this process
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;  // guarded by stop_mu_
+  std::thread flusher_;
+
+  std::atomic<uint64_t> hits_{0}, misses_{0}, bytes_written_{0}, evictions_{0},
+      evicted_bytes_{0}, corrupt_{0}, write_failures_{0};
+};
+
+DiskCache::~DiskCache() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  flusher_.join();
+  FlushTouches();
+}
+
+std::vector<ByteRange> DiskCache::Missing(std::string_view key, ByteRange range) {
+  Result<std::vector<Extent>> extents = index_->Overlapping(key, range);
+  if (!extents) return {range};
+  std::vector<ByteRange> have;
+  for (const Extent& e : extents.value()) have.push_back(e.range());
+  return MissingRanges(have, range);
+}
+
+bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Extent& e,
+                           ByteRange range, std::string* out) {
+  uint64_t from = std::max(e.offset, range.offset);
+  uint64_t to = std::min(e.offset + e.length, range.end());
+  std::string vkey = VerifiedKey(key, e);
+  bool verified;
+  {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    verified = verified_.count(vkey) != 0;
+  }
+  if (verified) {
+    return file.ReadAt(from, to - from, out->data() + (from - range.offset)).ok();
+  }
+  std::string whole(e.length, '\0');
+  if (!file.ReadAt(e.offset, e.length, whole.data()).ok() || crc32c::Value(whole) != e.crc) {
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(verified_mu_);
+    verified_.insert(std::move(vkey));
+  }
+  out->replace(from - range.offset, to - from, whole, from - e.offset, to - from);
+  return true;
+}
+
+std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range) {
+  std::string path = DataFilePath(options_.dir, key);
+  Result<DataFile> file = DataFile::Open(path, DataFile::Mode::kRead, DataFile::Lock::kShared);
+  if (!file) {
+    ++misses_;
+    return std::nullopt;
+  }
+  // Under the shared lock the indexed extents cannot be evicted.
+  Result<std::vector<Extent>> extents = index_->Overlapping(key, range);
+  std::vector<ByteRange> have;
+  if (extents) {
+    for (const Extent& e : extents.value()) have.push_back(e.range());
+  }
+  if (!extents || !MissingRanges(have, range).empty()) {
+    ++misses_;
+    return std::nullopt;
+  }
+  std::string out(range.length, '\0');
+  for (const Extent& e : extents.value()) {
+    if (!CopyExtent(file.value(), key, e, range, &out)) {
+      ++corrupt_;
+      spdlog::warn("cache: {} bytes {}-{} failed their CRC check; dropped, fetching again", key,
+                   e.offset, e.offset + e.length - 1);
+      file.value().Close();  // release the shared lock before taking the exclusive one
+      Drop(key, e);
+      ++misses_;
+      return std::nullopt;
+    }
+  }
+  ++hits_;
+  uint64_t now = Now();
+  std::lock_guard<std::mutex> lock(touch_mu_);
+  for (const Extent& e : extents.value()) {
+    if (e.atime < now) touches_[{std::string(key), e.offset}] = now;
+  }
+  return out;
+}
+
+void DiskCache::Drop(std::string_view key, const Extent& e) {
+  Result<DataFile> file = DataFile::Open(DataFilePath(options_.dir, key), DataFile::Mode::kWrite,
+                                         DataFile::Lock::kExclusiveOrSkip);
+  if (!file) return;  // in use: a later read finds it bad again
+  if (index_->Delete(key, e.offset).has_value()) {
+    (void)file.value().PunchHole(e.offset, e.length);
+  }
+}
+
+uint64_t DiskCache::MinFree(const struct statvfs& fs) const {
+  uint64_t total = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+  if (options_.min_free) return options_.min_free->Of(total);
+  uint64_t ten_percent = total / 10;
+  return total >= 10 * kGiB ? std::max(ten_percent, kGiB) : ten_percent;
+}
+
+uint64_t DiskCache::BytesOverLimits(uint64_t incoming) {
+  uint64_t need = 0;
+  if (options_.max_bytes > 0) {
+    uint64_t total = TotalBytes() + incoming;
+    if (total > options_.max_bytes) need = total - options_.max_bytes * 9 / 10;  // low watermark
+  }
+  struct statvfs fs;
+  if (statvfs(options_.dir.c_str(), &fs) == 0) {
+    uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    uint64_t min_free = MinFree(fs);
+    if (free_bytes < min_free + incoming) {
+      need = std::max(need, min_free + min_free / 10 + incoming - free_bytes);
+    }
+  }
+  return need;
+}
+
+Status DiskCache::Evict(bool all) { return EvictBytes(all ? UINT64_MAX : BytesOverLimits(0)); }
+
+Status DiskCache::EvictBytes(uint64_t need) {
+  if (need == 0) return Status();
+  std::lock_guard<std::mutex> lock(evict_mu_);
+  FlushTouches();  // order by the latest accesses
+  std::vector<EvictionCandidate> candidates;
+  Status s = index_->ForEach([&](std::string_view key, const Extent& e) {
+    candidates.push_back(EvictionCandidate{std::string(key), e.offset, e.length, e.atime});
+  });
+  if (!s.ok()) return s;
+  for (size_t i : PlanEviction(candidates, need)) {
+    const EvictionCandidate& c = candidates[i];
+    Result<DataFile> file = DataFile::Open(DataFilePath(options_.dir, c.key),
+                                           DataFile::Mode::kWrite,
+                                           DataFile::Lock::kExclusiveOrSkip);
+    if (!file) continue;  // being read (pinned), here or in another process
+    Result<uint64_t> removed = index_->Delete(c.key, c.offset);
+    if (!removed || removed.value() == 0) continue;
+    (void)file.value().PunchHole(c.offset, c.length);
+    ++evictions_;
+    evicted_bytes_ += c.length;
+  }
+  return Status();
+}
+
+void DiskCache::Insert(std::string_view key, uint64_t offset, std::string_view bytes) {
+  if (bytes.empty()) return;
+  std::vector<ByteRange> gaps = Missing(key, ByteRange{offset, bytes.size()});
+  if (gaps.empty()) return;
+  uint64_t incoming = 0;
+  for (const ByteRange& g : gaps) incoming += g.length;
+  (void)EvictBytes(BytesOverLimits(incoming));
+  Result<DataFile> file = DataFile::Open(DataFilePath(options_.dir, key),
+                                         DataFile::Mode::kCreate, DataFile::Lock::kNone);
+  if (!file) {
+    ++write_failures_;
+    return;
+  }
+  std::vector<Extent> extents;
+  uint64_t now = Now();
+  for (const ByteRange& gap : gaps) {
+    for (const ByteRange& piece : SplitRange(gap, options_.max_extent)) {
+      std::string_view data = bytes.substr(piece.offset - offset, piece.length);
+      Status w = file.value().WriteAt(piece.offset, data);
+      if (!w.ok() && w.errno_value() == ENOSPC) {  // make room once, then give up
+        (void)EvictBytes(std::max(BytesOverLimits(piece.length), piece.length));
+        w = file.value().WriteAt(piece.offset, data);
+      }
+      if (!w.ok()) {
+        ++write_failures_;
+        (void)file.value().PunchHole(piece.offset, piece.length);  // give back what was written
+        continue;
+      }
+      extents.push_back(Extent{piece.offset, piece.length, crc32c::Value(data), now});
+    }
+  }
+  if (extents.empty()) return;
+  if (!index_->Put(key, extents).ok()) {  // not indexed: the bytes do not count
+    ++write_failures_;
+    return;
+  }
+  for (const Extent& e : extents) bytes_written_ += e.length;
+}
+
+uint64_t DiskCache::TotalBytes() {
+  Result<uint64_t> total = index_->TotalBytes();
+  return total ? total.value() : 0;
+}
+
+CacheCounters DiskCache::counters() const {
+  return CacheCounters{hits_.load(),          misses_.load(),  bytes_written_.load(),
+                       evictions_.load(),     evicted_bytes_.load(), corrupt_.load(),
+                       write_failures_.load()};
+}
+
+void DiskCache::FlushTouches() {
+  std::vector<LmdbIndex::Touch> batch;
+  {
+    std::lock_guard<std::mutex> lock(touch_mu_);
+    for (auto& [k, atime] : touches_) batch.push_back({k.first, k.second, atime});
+    touches_.clear();
+  }
+  if (!batch.empty()) (void)index_->TouchAll(batch);
+}
+
+// Access times are written once a second in one transaction, and limits checked as often.
+void DiskCache::FlushLoop() {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+    lock.unlock();
+    FlushTouches();
+    if (BytesOverLimits(0) > 0) {
+      Status s = Evict(false);
+      if (!s.ok()) spdlog::warn("cache eviction: {}", s.message());
+    }
+    lock.lock();
+  }
+}
+
+// Moves a broken index aside and empties the data it described; the cache starts over.
+Result<std::unique_ptr<LmdbIndex>> StartOver(const std::string& dir, const Status& why) {
+  std::string stamp = std::to_string(Now());
+  std::error_code ec;
+  std::filesystem::rename(dir + "/index", dir + "/index.broken-" + stamp, ec);
+  std::filesystem::remove_all(dir + "/data", ec);
+  spdlog::warn("cache {}: {}; index moved to index.broken-{}, starting empty", dir,
+               why.message(), stamp);
+  return LmdbIndex::Open(dir + "/index");
+}
+
+}  // namespace
+
+std::string BlockCache::KeyFor(std::string_view datum_id, std::string_view url, uint64_t size) {
+  if (!datum_id.empty()) {
+    return "d-" + (SafeFileName(datum_id) ? std::string(datum_id) : Sha256Hex(datum_id));
+  }
+  return "u-" + Sha256Hex(RedactUrl(url) + "\n" + std::to_string(size));
+}
+
+Status BlockCache::Prepare(const CacheOptions& options) {
+  const std::string& dir = options.dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return ErrnoStatus(dir, errno);
+  if (!S_ISDIR(st.st_mode)) return Status::Errno(ENOTDIR, dir, "not a directory");
+  chmod(dir.c_str(), 0700);
+  if (access(dir.c_str(), W_OK) != 0) return ErrnoStatus(dir, errno);
+  // access() says yes to root on a read-only mount: try for real.
+  std::string probe = dir + "/.probe";
+  int fd = open(probe.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus(dir, errno);
+  close(fd);
+  unlink(probe.c_str());
+  return Status();
+}
+
+Result<std::unique_ptr<BlockCache>> BlockCache::Open(const CacheOptions& options) {
+  const std::string& dir = options.dir;
+  if (Status s = Prepare(options); !s.ok()) return s;
+  Result<std::unique_ptr<LmdbIndex>> index = LmdbIndex::Open(dir + "/index");
+  if (!index && index.error().errno_value() != EACCES && index.error().errno_value() != EROFS) {
+    index = StartOver(dir, index.error());
+  }
+  if (!index) return index.error();
+  if (mkdir((dir + "/data").c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(dir + "/data", errno);
+  }
+  return std::unique_ptr<BlockCache>(
+      std::make_unique<DiskCache>(options, std::move(index).value()));
+}
+
+}  // namespace datumfs

@@ -1,0 +1,74 @@
+// The cache index: an LMDB environment shared by every datumfs process on the host.
+//
+// Database "extents": (object key, extent offset) -> (length, CRC32C, last access). The key
+// is the object key, a NUL, then the offset big-endian, so that LMDB's memcmp order is the
+// offset order within an object. Database "meta": "total_bytes", the sum of all extent
+// lengths, kept in the same transactions as the extents. The layout is in doc/cache-format.md.
+//
+// A full map is grown and the transaction retried; a map grown by another process is adopted.
+// Thread-safe (LMDB serialises writers, across processes too).
+#ifndef DATUMFS_CACHE_LMDB_INDEX_H_
+#define DATUMFS_CACHE_LMDB_INDEX_H_
+
+#include <lmdb.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/extents.h"
+#include "datumfs/status.h"
+
+namespace datumfs {
+
+// Encoding, exposed for tests.
+std::string EncodeExtentKey(std::string_view key, uint64_t offset);
+bool DecodeExtentKey(std::string_view encoded, std::string* key, uint64_t* offset);
+std::string EncodeExtentValue(const Extent& e);
+bool DecodeExtentValue(std::string_view encoded, uint64_t offset, Extent* e);
+
+class LmdbIndex {
+ public:
+  // Opens (creating) the environment in directory `dir`. An environment that cannot be opened
+  // as LMDB is an error: the caller moves it aside.
+  static Result<std::unique_ptr<LmdbIndex>> Open(const std::string& dir);
+  ~LmdbIndex();
+  LmdbIndex(const LmdbIndex&) = delete;
+  LmdbIndex& operator=(const LmdbIndex&) = delete;
+
+  // The extents of `key` that overlap `range`, by offset.
+  Result<std::vector<Extent>> Overlapping(std::string_view key, ByteRange range);
+  // Adds extents of `key` (which must not overlap indexed ones) in one transaction.
+  Status Put(std::string_view key, const std::vector<Extent>& extents);
+  // Removes one extent if it is there; returns its length (0 if it was not).
+  Result<uint64_t> Delete(std::string_view key, uint64_t offset);
+  // Sets the last access of extents that still exist, in one transaction.
+  struct Touch {
+    std::string key;
+    uint64_t offset;
+    uint64_t atime;
+  };
+  Status TouchAll(const std::vector<Touch>& touches);
+  Result<uint64_t> TotalBytes();
+  // Calls `fn` for every extent, in key order, inside one read transaction.
+  Status ForEach(const std::function<void(std::string_view key, const Extent&)>& fn);
+
+ private:
+  explicit LmdbIndex(MDB_env* env) : env_(env) {}
+  // Runs `fn` in a write transaction, growing the map when it fills up.
+  Status Write(const std::function<int(MDB_txn*)>& fn);
+  Status Read(const std::function<int(MDB_txn*)>& fn);
+  int Begin(unsigned flags, MDB_txn** txn);
+
+  MDB_env* env_;
+  MDB_dbi extents_ = 0;
+  MDB_dbi meta_ = 0;
+  std::mutex grow_mu_;  // one thread grows the map at a time
+};
+
+}  // namespace datumfs
+
+#endif  // DATUMFS_CACHE_LMDB_INDEX_H_

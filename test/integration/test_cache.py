@@ -1,0 +1,159 @@
+"""The persistent block cache: remounts read from disk, not the store; bad bytes are caught;
+dataset versions share datums; limits hold; an unusable cache only costs speed."""
+
+import hashlib
+import os
+import random
+import subprocess
+
+import pytest
+
+from store import write_inputs
+
+KiB, MiB = 1 << 10, 1 << 20
+
+
+def read_all(mnt, files):
+    for input_name, entries in files.items():
+        for name, data in entries:
+            with open(os.path.join(mnt, input_name, name), "rb") as f:
+                assert f.read() == data, name
+
+
+@pytest.fixture
+def files():
+    rng = random.Random(42)
+    return {"ds": [("big.bin", rng.randbytes(20 * MiB + 123)), ("small.txt", b"tiny\n"),
+                   ("mid/a.bin", rng.randbytes(300 * KiB)), ("empty", b"")]}
+
+
+def test_a_remount_reads_everything_from_the_cache(tmp_path, mounts, store, files):
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, files)
+    mnt = mounts.mount(inputs)
+    read_all(mnt, files)
+    mounts.cleanup()
+    before = store.mark()
+    mnt2 = mounts.mount(inputs)
+    read_all(mnt2, files)
+    assert store.requests(since=before) == []
+
+
+def test_a_partly_cached_read_fetches_only_what_is_missing(tmp_path, mounts, store, files):
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, files)
+    data = dict(files["ds"])["big.bin"]
+    for off in (4 * MiB + 64 * KiB, 4 * MiB):  # two random pages, one mount each
+        mnt = mounts.mount(inputs)
+        fd = os.open(os.path.join(mnt, "ds/big.bin"), os.O_RDONLY)
+        assert os.pread(fd, 4096, off) == data[off:off + 4096]
+        os.close(fd)
+        mounts.cleanup()  # a new mount: the kernel's page cache and our memory are gone
+    mnt = mounts.mount(inputs)
+    before = store.mark()
+    fd = os.open(os.path.join(mnt, "ds/big.bin"), os.O_RDONLY)
+    assert os.pread(fd, 128 * KiB, 4 * MiB) == data[4 * MiB:4 * MiB + 128 * KiB]
+    os.close(fd)
+    sent = store.bytes_sent(since=before)
+    # From the first missing byte to the last: the cached first page is not fetched again.
+    assert sent == 128 * KiB - 4096, store.requests(since=before)
+
+
+def test_a_flipped_byte_is_caught_and_fetched_again(tmp_path, mounts, store, files):
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, files)
+    cache = tmp_path / "cache"
+    mnt = mounts.mount(inputs)
+    read_all(mnt, files)
+    mounts.cleanup()
+    data_files = [os.path.join(d, f) for d, _, fs in os.walk(cache / "data") for f in fs]
+    big = max(data_files, key=os.path.getsize)
+    with open(big, "r+b") as f:
+        f.seek(5 * MiB + 17)
+        byte = f.read(1)
+        f.seek(5 * MiB + 17)
+        f.write(bytes([byte[0] ^ 0x01]))
+    before = store.mark()
+    mnt = mounts.mount(inputs)
+    read_all(mnt, files)
+    requests = store.requests(since=before)
+    assert len(requests) >= 1, "the bad extent was not fetched again"
+    assert store.bytes_sent(since=before) <= 8 * MiB  # one extent, not the file
+
+
+def test_a_new_dataset_version_fetches_only_its_new_datums(tmp_path, mounts, store):
+    rng = random.Random(7)
+    v1 = {"ds": [(f"f{i}.bin", rng.randbytes(100 * KiB)) for i in range(10)]}
+    changed = rng.randbytes(100 * KiB)
+    v2 = {"ds": [(n, changed if n == "f3.bin" else d) for n, d in v1["ds"]]
+          + [("f10.bin", rng.randbytes(50 * KiB))]}
+    write_inputs(tmp_path / "v1.json", store, v1)
+    mnt = mounts.mount(tmp_path / "v1.json")
+    read_all(mnt, v1)
+    mounts.cleanup()
+    store_v2 = tmp_path / "v2.json"
+    write_inputs(store_v2, store, v2)  # same names, same datums except f3 and the new f10
+    before = store.mark()
+    mnt = mounts.mount(store_v2)
+    read_all(mnt, v2)
+    fetched = {r["uri"] for r in store.requests(since=before)}
+    assert fetched == {"/data/ds/f3.bin", "/data/ds/f10.bin"}
+    assert store.bytes_sent(since=before) == 150 * KiB
+
+
+def du_bytes(path):
+    out = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])
+
+
+def test_cache_max_holds(tmp_path, mounts, store):
+    rng = random.Random(8)
+    files = {"ds": [(f"f{i}.bin", rng.randbytes(4 * MiB)) for i in range(12)]}  # 48 MiB
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, files)
+    mnt = mounts.mount(inputs, args=["--cache-max", "16M"])
+    read_all(mnt, files)
+    used = du_bytes(tmp_path / "cache" / "data")
+    assert used <= 16 * MiB + 8 * MiB, used  # the limit, plus at most one extent in flight
+    assert used >= 4 * MiB  # it did cache
+    read_all(mnt, files)  # still exact after eviction
+
+
+def test_an_unusable_cache_dir_still_mounts_uncached(tmp_path, mounts, store, files):
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, files)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    mnt = str(tmp_path / "m")
+    os.mkdir(mnt)
+    mounts.points.append(mnt)
+    p = mounts.run("--inputs", str(inputs), "--api", str(tmp_path / "none"), "--cache-dir",
+                   str(blocker), mnt)
+    assert p.returncode == 0, p.stderr
+    warnings = [line for line in p.stderr.splitlines() if "cache is unusable" in line]
+    assert len(warnings) == 1, p.stderr
+    assert warnings[0].endswith(f"cache is unusable ({blocker}: not a directory); reading "
+                                "without a cache")
+    read_all(mnt, files)
+    before = store.mark()
+    mounts.cleanup()
+    mounts.points.append(mnt)
+    p = mounts.run("--inputs", str(inputs), "--api", str(tmp_path / "none"), "--cache-dir",
+                   str(blocker), mnt)
+    assert p.returncode == 0
+    read_all(mnt, files)
+    assert len(store.requests(since=before)) > 0  # nothing was cached
+
+
+def test_the_cache_is_private(tmp_path, mounts, store, files):
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, files)
+    mnt = mounts.mount(inputs)
+    read_all(mnt, files)
+    cache = tmp_path / "cache"
+    assert os.stat(cache).st_mode & 0o777 == 0o700
+    for d, dirs, fs in os.walk(cache):
+        for x in dirs:
+            assert os.stat(os.path.join(d, x)).st_mode & 0o777 == 0o700, x
+        for x in fs:
+            assert os.stat(os.path.join(d, x)).st_mode & 0o777 == 0o600, x

@@ -1,0 +1,258 @@
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cache/data_file.h"
+#include "cache/extents.h"
+#include "cache/lmdb_index.h"
+#include "datumfs/cache.h"
+#include "testutil.h"
+
+namespace datumfs {
+namespace {
+
+std::string Bytes(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (char& c : s) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+std::unique_ptr<BlockCache> OpenCache(const std::string& dir, uint64_t max_bytes = 0) {
+  CacheOptions o;
+  o.dir = dir;
+  o.max_bytes = max_bytes;
+  o.min_free = SizeOrPercent{};  // 0 bytes: only max_bytes limits these tests
+  o.max_extent = 64 * 1024;
+  Result<std::unique_ptr<BlockCache>> c = BlockCache::Open(o);
+  REQUIRE(c.has_value());
+  return std::move(c).value();
+}
+
+}  // namespace
+
+TEST_SUITE("cache") {
+  TEST_CASE("missing ranges are the gaps between cached ones") {
+    std::vector<ByteRange> have = {{0, 10}, {20, 10}, {40, 10}};
+    CHECK(MissingRanges(have, {0, 50}) == std::vector<ByteRange>{{10, 10}, {30, 10}});
+    CHECK(MissingRanges(have, {5, 10}) == std::vector<ByteRange>{{10, 5}});
+    CHECK(MissingRanges(have, {0, 10}).empty());
+    CHECK(MissingRanges(have, {45, 20}) == std::vector<ByteRange>{{50, 15}});
+    CHECK(MissingRanges({}, {7, 3}) == std::vector<ByteRange>{{7, 3}});
+    CHECK(MissingRanges(have, {12, 5}) == std::vector<ByteRange>{{12, 5}});
+    CHECK(MissingRanges({{0, 100}}, {10, 10}).empty());
+  }
+
+  TEST_CASE("ranges are split at the extent size") {
+    CHECK(SplitRange({0, 10}, 4) == std::vector<ByteRange>{{0, 4}, {4, 4}, {8, 2}});
+    CHECK(SplitRange({3, 4}, 4) == std::vector<ByteRange>{{3, 4}});
+    CHECK(SplitRange({3, 0}, 4).empty());
+  }
+
+  TEST_CASE("eviction takes least recently used first, until enough is freed") {
+    std::vector<EvictionCandidate> c = {
+        {"a", 0, 100, 30}, {"b", 0, 100, 10}, {"c", 0, 100, 20}, {"d", 0, 100, 40}};
+    CHECK(PlanEviction(c, 150) == std::vector<size_t>{1, 2});
+    CHECK(PlanEviction(c, 1) == std::vector<size_t>{1});
+    CHECK(PlanEviction(c, 0).empty());
+    CHECK(PlanEviction(c, 10000) == std::vector<size_t>{1, 2, 0, 3});
+  }
+
+  TEST_CASE("index keys sort by object, then offset") {
+    std::string k1 = EncodeExtentKey("d-x", 5), k2 = EncodeExtentKey("d-x", 256),
+                k3 = EncodeExtentKey("d-y", 0), k4 = EncodeExtentKey("d-x1", 0);
+    CHECK(k1 < k2);
+    CHECK(k2 < k4);  // "d-x\0..." < "d-x1..."
+    CHECK(k2 < k3);
+    std::string key;
+    uint64_t offset = 0;
+    REQUIRE(DecodeExtentKey(k2, &key, &offset));
+    CHECK(key == "d-x");
+    CHECK(offset == 256);
+    CHECK_FALSE(DecodeExtentKey("short", &key, &offset));
+    Extent e{4096, 8192, 0xdeadbeef, 1700000000}, d;
+    REQUIRE(DecodeExtentValue(EncodeExtentValue(e), 4096, &d));
+    CHECK(d.length == 8192);
+    CHECK(d.crc == 0xdeadbeef);
+    CHECK(d.atime == 1700000000);
+    CHECK_FALSE(DecodeExtentValue("x", 0, &d));
+  }
+
+  TEST_CASE("the index finds overlapping extents and keeps the total") {
+    ScopedTempDir tmp;
+    auto index = LmdbIndex::Open(tmp.path() + "/index");
+    REQUIRE(index.has_value());
+    LmdbIndex& ix = *index.value();
+    REQUIRE(ix.Put("d-a", {{0, 100, 1, 5}, {200, 100, 2, 5}, {400, 50, 3, 5}}).ok());
+    REQUIRE(ix.Put("d-b", {{0, 1000, 4, 5}}).ok());
+    REQUIRE(ix.Put("d-", {{0, 7, 4, 5}}).ok());
+    CHECK(ix.TotalBytes().value() == 1257);
+    auto offsets = [&](std::string_view key, ByteRange r) {
+      std::vector<uint64_t> out;
+      Result<std::vector<Extent>> found = ix.Overlapping(key, r);
+      REQUIRE(found.has_value());
+      const std::vector<Extent>& extents = found.value();
+      for (size_t i = 0; i < extents.size(); ++i) out.push_back(extents[i].offset);
+      return out;
+    };
+    CHECK(offsets("d-a", {0, 1000}) == std::vector<uint64_t>{0, 200, 400});
+    CHECK(offsets("d-a", {50, 10}) == std::vector<uint64_t>{0});
+    CHECK(offsets("d-a", {100, 100}).empty());
+    CHECK(offsets("d-a", {250, 200}) == std::vector<uint64_t>{200, 400});
+    CHECK(offsets("d-a", {449, 1000}) == std::vector<uint64_t>{400});
+    CHECK(offsets("d-a", {450, 1000}).empty());
+    CHECK(offsets("d-b", {999, 1}) == std::vector<uint64_t>{0});
+    CHECK(offsets("d-c", {0, 10}).empty());
+    CHECK(ix.Delete("d-a", 200).value() == 100);
+    CHECK(ix.Delete("d-a", 200).value() == 0);
+    CHECK(ix.TotalBytes().value() == 1157);
+    REQUIRE(ix.TouchAll({{"d-b", 0, 99}, {"d-gone", 0, 99}}).ok());
+    CHECK(ix.Overlapping("d-b", {0, 1}).value()[0].atime == 99);
+    size_t n = 0;
+    REQUIRE(ix.ForEach([&](std::string_view, const Extent&) { ++n; }).ok());
+    CHECK(n == 4);
+  }
+
+  TEST_CASE("the index grows its map instead of failing") {
+    ScopedTempDir tmp;
+    auto index = LmdbIndex::Open(tmp.path() + "/index");
+    REQUIRE(index.has_value());
+    std::vector<Extent> many;
+    for (uint64_t i = 0; i < 20000; ++i) many.push_back({i * 10, 10, 0, 0});
+    for (int k = 0; k < 40; ++k) {  // ~800k entries: past the initial 64 MiB map
+      REQUIRE(index.value()->Put("d-object-with-a-long-name-" + std::to_string(k), many).ok());
+    }
+    CHECK(index.value()->TotalBytes().value() == 40u * 20000u * 10u);
+  }
+
+  TEST_CASE("keys are datum ids, or hashes of the URL without its query") {
+    CHECK(BlockCache::KeyFor("019a17bd-e035", "https://x/a?sig=1", 5) == "d-019a17bd-e035");
+    std::string k1 = BlockCache::KeyFor("", "https://x/a?sig=1", 5);
+    CHECK(k1 == BlockCache::KeyFor("", "https://x/a?sig=2", 5));
+    CHECK(k1 != BlockCache::KeyFor("", "https://x/a?sig=1", 6));
+    CHECK(k1.rfind("u-", 0) == 0);
+    CHECK(k1.size() == 66);
+    std::string odd = BlockCache::KeyFor("../../etc", "u", 1);
+    CHECK(odd.find('/') == std::string::npos);
+  }
+
+  TEST_CASE("inserted bytes read back; partial coverage is reported as missing") {
+    ScopedTempDir tmp;
+    auto cache = OpenCache(tmp.path());
+    std::string data = Bytes(300000, 1);
+    CHECK_FALSE(cache->Read("d-x", {0, 10}).has_value());
+    cache->Insert("d-x", 4096, std::string_view(data).substr(4096, 8192));
+    CHECK(cache->Read("d-x", {4096, 8192}).value() == data.substr(4096, 8192));
+    CHECK(cache->Read("d-x", {5000, 100}).value() == data.substr(5000, 100));
+    CHECK_FALSE(cache->Read("d-x", {0, 8192}).has_value());
+    CHECK(cache->Missing("d-x", {0, 20000}) ==
+          std::vector<ByteRange>{{0, 4096}, {12288, 20000 - 12288}});
+    cache->Insert("d-x", 0, data);  // fills the gaps only, in 64 KiB extents
+    CHECK(cache->Read("d-x", {0, data.size()}).value() == data);
+    CHECK(cache->TotalBytes() == data.size());
+    CHECK(cache->counters().bytes_written == data.size());
+  }
+
+  TEST_CASE("a reopened cache serves what an earlier one wrote") {
+    ScopedTempDir tmp;
+    std::string data = Bytes(100000, 2);
+    OpenCache(tmp.path())->Insert("d-y", 0, data);
+    auto again = OpenCache(tmp.path());
+    CHECK(again->Read("d-y", {0, data.size()}).value() == data);
+    struct stat st;
+    REQUIRE(stat(tmp.path().c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+    REQUIRE(stat(DataFilePath(tmp.path(), "d-y").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+
+  TEST_CASE("a flipped byte fails the CRC check and the extent is dropped") {
+    ScopedTempDir tmp;
+    std::string data = Bytes(50000, 3);
+    OpenCache(tmp.path())->Insert("d-z", 0, data);
+    {
+      std::fstream f(DataFilePath(tmp.path(), "d-z"), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(1234);
+      f.put(static_cast<char>(data[1234] ^ 0x40));
+    }
+    auto cache = OpenCache(tmp.path());  // a new process: nothing verified yet
+    CHECK_FALSE(cache->Read("d-z", {0, 100}).has_value());
+    CHECK(cache->counters().corrupt_extents == 1);
+    CHECK(cache->Missing("d-z", {0, data.size()}) == std::vector<ByteRange>{{0, data.size()}});
+    cache->Insert("d-z", 0, data);
+    CHECK(cache->Read("d-z", {0, data.size()}).value() == data);
+  }
+
+  TEST_CASE("max_bytes evicts least recently used extents down to the low watermark") {
+    ScopedTempDir tmp;
+    auto cache = OpenCache(tmp.path(), 1 << 20);
+    std::string data = Bytes(256 * 1024, 4);
+    for (int i = 0; i < 8; ++i) cache->Insert("d-f" + std::to_string(i), 0, data);
+    CHECK(cache->TotalBytes() <= (1u << 20));
+    CHECK(cache->counters().evictions > 0);
+    CHECK(cache->Read("d-f7", {0, data.size()}).value() == data);  // the newest stayed
+    CHECK_FALSE(cache->Read("d-f0", {0, data.size()}).has_value());  // the oldest went
+  }
+
+  TEST_CASE("evicting everything frees the disk blocks") {
+    ScopedTempDir tmp;
+    auto cache = OpenCache(tmp.path());
+    cache->Insert("d-big", 0, Bytes(1 << 20, 5));
+    struct stat st;
+    REQUIRE(stat(DataFilePath(tmp.path(), "d-big").c_str(), &st) == 0);
+    CHECK(st.st_blocks * 512 >= (1 << 20));
+    REQUIRE(cache->Evict(true).ok());
+    CHECK(cache->TotalBytes() == 0);
+    REQUIRE(stat(DataFilePath(tmp.path(), "d-big").c_str(), &st) == 0);
+    CHECK(st.st_blocks == 0);
+  }
+
+  TEST_CASE("an extent being read is not evicted") {
+    ScopedTempDir tmp;
+    auto cache = OpenCache(tmp.path());
+    cache->Insert("d-pinned", 0, Bytes(10000, 6));
+    cache->Insert("d-free", 0, Bytes(10000, 7));
+    {
+      auto reader = DataFile::Open(DataFilePath(tmp.path(), "d-pinned"), DataFile::Mode::kRead,
+                                   DataFile::Lock::kShared);
+      REQUIRE(reader.has_value());
+      REQUIRE(cache->Evict(true).ok());
+    }
+    CHECK(cache->Read("d-pinned", {0, 10000}).has_value());
+    CHECK_FALSE(cache->Read("d-free", {0, 10000}).has_value());
+  }
+
+  TEST_CASE("a corrupt index is moved aside and the cache starts empty") {
+    ScopedTempDir tmp;
+    OpenCache(tmp.path())->Insert("d-q", 0, Bytes(1000, 8));
+    {
+      std::ofstream f(tmp.path() + "/index/data.mdb", std::ios::trunc);
+      f << "this is not an LMDB file, not even close; it is long enough to be read though."
+        << std::string(8192, 'x');
+    }
+    auto cache = OpenCache(tmp.path());
+    CHECK(cache->TotalBytes() == 0);
+    CHECK_FALSE(cache->Read("d-q", {0, 1000}).has_value());
+    cache->Insert("d-q", 0, Bytes(1000, 8));
+    CHECK(cache->Read("d-q", {0, 1000}).has_value());
+  }
+
+  TEST_CASE("an unusable directory is an error, not a crash") {
+    ScopedTempDir tmp;
+    std::string file = tmp.path() + "/plain-file";
+    std::ofstream(file) << "x";
+    CacheOptions o;
+    o.dir = file;
+    Result<std::unique_ptr<BlockCache>> c = BlockCache::Open(o);
+    REQUIRE_FALSE(c.has_value());
+    CHECK(c.error().message() == file + ": not a directory");
+  }
+}
+
+}  // namespace datumfs
