@@ -78,6 +78,25 @@ class BlockCache {
   virtual Status Evict(bool all) = 0;
   // Bytes the index holds.
   virtual uint64_t TotalBytes() = 0;
+
+  // One line of `datumfs cache ls`.
+  struct ObjectSummary {
+    std::string key;
+    uint64_t bytes = 0;
+    uint64_t extents = 0;
+    uint64_t last_use = 0;  // seconds since the epoch
+  };
+  virtual Result<std::vector<ObjectSummary>> List() = 0;
+
+  // Re-reads every extent and checks its CRC; bad ones are dropped. Extents in use by a reader
+  // are checked too (they cannot be dropped until it is done: they are counted as bad and
+  // dropped by the next read that finds them so).
+  struct VerifyReport {
+    uint64_t extents = 0;
+    uint64_t bytes = 0;
+    std::vector<std::string> bad;  // "key bytes A-B"
+  };
+  virtual Result<VerifyReport> Verify() = 0;
   virtual CacheCounters counters() const = 0;
 };
 

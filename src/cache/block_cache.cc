@@ -70,6 +70,8 @@ class DiskCache final : public BlockCache {
   Status Evict(bool all) override;
   uint64_t TotalBytes() override;
   CacheCounters counters() const override;
+  Result<std::vector<ObjectSummary>> List() override;
+  Result<VerifyReport> Verify() override;
 
  private:
   // Copies the part of extent `e` inside `range` into `out` (which holds `range`). Checks the
@@ -293,6 +295,47 @@ CacheCounters DiskCache::counters() const {
   return CacheCounters{hits_.load(),          misses_.load(),  bytes_written_.load(),
                        evictions_.load(),     evicted_bytes_.load(), corrupt_.load(),
                        write_failures_.load()};
+}
+
+Result<std::vector<BlockCache::ObjectSummary>> DiskCache::List() {
+  FlushTouches();
+  std::vector<ObjectSummary> out;
+  Status s = index_->ForEach([&](std::string_view key, const Extent& e) {
+    if (out.empty() || out.back().key != key) out.push_back(ObjectSummary{std::string(key)});
+    out.back().bytes += e.length;
+    out.back().extents += 1;
+    out.back().last_use = std::max(out.back().last_use, e.atime);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<BlockCache::VerifyReport> DiskCache::Verify() {
+  std::vector<std::pair<std::string, Extent>> all;
+  Status s = index_->ForEach([&](std::string_view key, const Extent& e) {
+    all.emplace_back(std::string(key), e);
+  });
+  if (!s.ok()) return s;
+  VerifyReport report;
+  std::string buf;
+  for (const auto& [key, e] : all) {
+    ++report.extents;
+    report.bytes += e.length;
+    bool good = false;
+    {
+      Result<DataFile> file = DataFile::Open(DataFilePath(options_.dir, key),
+                                             DataFile::Mode::kRead, DataFile::Lock::kShared);
+      buf.resize(e.length);
+      good = file && file.value().ReadAt(e.offset, e.length, buf.data()).ok() &&
+             crc32c::Value(buf) == e.crc;
+    }
+    if (good) continue;
+    report.bad.push_back(key + " bytes " + std::to_string(e.offset) + "-" +
+                         std::to_string(e.offset + e.length - 1));
+    ++corrupt_;
+    Drop(key, e);
+  }
+  return report;
 }
 
 void DiskCache::FlushTouches() {

@@ -1,6 +1,7 @@
 // datumfs: the command line. Each subcommand lives in its own cmd_<name>.cc.
 #include <CLI/CLI.hpp>
 
+#include "cli/cmd_cache.h"
 #include "cli/cmd_mount.h"
 #include "cli/exit_codes.h"
 
@@ -12,11 +13,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   datumfs::MountArgs mount_args;
   CLI::App* mount = datumfs::AddMountCommand(app, mount_args);
+  datumfs::CacheArgs cache_args;
+  int (*run_cache)(const datumfs::CacheArgs&) = nullptr;
+  datumfs::AddCacheCommands(app, cache_args, &run_cache);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? datumfs::kExitOk : datumfs::kExitUsage;
   }
   if (mount->parsed()) return datumfs::RunMount(mount_args);
+  if (run_cache) return run_cache(cache_args);
   return datumfs::kExitUsage;
 }
