@@ -73,6 +73,15 @@ class BlockCache {
   // Stores bytes [offset, offset + bytes.size()) of `key`; parts already cached are skipped.
   // Evicts first when over the limits; on a full disk evicts and retries once, then gives up.
   virtual void Insert(std::string_view key, uint64_t offset, std::string_view bytes) = 0;
+  // Claims `ranges` of `key` for fetching by this process, so that other processes (and other
+  // readers in this one) wait for the bytes to arrive in the cache instead of fetching them
+  // too. False if someone else is fetching any of them. A claim lasts `ttl_seconds` at most,
+  // and one whose process has died is taken over.
+  virtual bool Claim(std::string_view key, const std::vector<ByteRange>& ranges,
+                     uint64_t ttl_seconds) = 0;
+  // Gives up this process's claims (after the bytes were inserted, or the fetch failed).
+  virtual void Release(std::string_view key, const std::vector<ByteRange>& ranges) = 0;
+
   // Evicts least recently used extents down to the limits' low watermarks now. With `all`,
   // evicts everything not in use.
   virtual Status Evict(bool all) = 0;

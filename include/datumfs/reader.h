@@ -11,6 +11,10 @@
 #define DATUMFS_READER_H_
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +43,7 @@ using ReadDone = std::function<void(const Status& status, std::string_view bytes
 
 class OpenFile;
 struct Range;
+struct FillState;
 
 class Reader {
  public:
@@ -53,17 +58,38 @@ class Reader {
 
   void Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size, ReadDone done);
 
+  // Stops waiting for ranges other processes are fetching (those reads fail with ECANCELED).
+  // Call before the Fetcher or the cache is destroyed. Idempotent.
+  void Stop();
+
  private:
-  // Gets the bytes of a new range: from the cache, else the missing part from the store.
-  void Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range);
-  void Fetch(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-             ByteRange span);
+  using Clock = std::chrono::steady_clock;
+  // Gets the bytes of a new range: from the cache, and what is missing from the store, unless
+  // someone else is fetching it (then it waits for the cache).
+  void Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+            Clock::time_point deadline, int attempt = 0);
+  // Copies the cached parts of the range (everything but `gaps`) into fill.buffer.
+  bool CopyCached(FillState& fill, const std::vector<ByteRange>& gaps);
+  void FetchParts(const std::shared_ptr<FillState>& fill);
+  void FinishFill(const std::shared_ptr<FillState>& fill);
+  void WaitLoop();
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                 const Status& status, std::string&& data);
+
+  struct Wait {
+    std::shared_ptr<OpenFile> file;
+    std::shared_ptr<Range> range;
+    Clock::time_point deadline;
+  };
 
   const Tree& tree_;
   Fetcher& fetcher_;
   BlockCache* cache_;
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+  std::vector<Wait> waits_;  // guarded by wait_mu_: ranges others are fetching
+  bool stopping_ = false;    // guarded by wait_mu_
+  std::thread waiter_;
   const ReaderOptions options_;
 };
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sys/statvfs.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -71,6 +72,9 @@ class DiskCache final : public BlockCache {
   uint64_t TotalBytes() override;
   CacheCounters counters() const override;
   Result<std::vector<ObjectSummary>> List() override;
+  bool Claim(std::string_view key, const std::vector<ByteRange>& ranges,
+             uint64_t ttl_seconds) override;
+  void Release(std::string_view key, const std::vector<ByteRange>& ranges) override;
   Result<VerifyReport> Verify() override;
 
  private:
@@ -295,6 +299,36 @@ CacheCounters DiskCache::counters() const {
   return CacheCounters{hits_.load(),          misses_.load(),  bytes_written_.load(),
                        evictions_.load(),     evicted_bytes_.load(), corrupt_.load(),
                        write_failures_.load()};
+}
+
+// Who this process is, for claims. Pids mean something only within one pid namespace (a
+// container has its own), so claims from other namespaces are trusted until they expire.
+LmdbIndex::Claim Me() {
+  LmdbIndex::Claim me;
+  struct stat st;
+  if (stat("/proc/self/ns/pid", &st) == 0) me.pid_namespace = st.st_ino;
+  me.pid = static_cast<uint32_t>(getpid());
+  return me;
+}
+
+bool ClaimIsLive(const LmdbIndex::Claim& c, const LmdbIndex::Claim& me, uint64_t now) {
+  if (c.expires <= now) return false;
+  if (c.pid_namespace != me.pid_namespace) return true;
+  return kill(static_cast<pid_t>(c.pid), 0) == 0 || errno == EPERM;
+}
+
+bool DiskCache::Claim(std::string_view key, const std::vector<ByteRange>& ranges,
+                      uint64_t ttl_seconds) {
+  LmdbIndex::Claim me = Me();
+  uint64_t now = Now();
+  me.expires = now + ttl_seconds;
+  Result<bool> claimed = index_->ClaimAll(
+      key, ranges, me, [&](const LmdbIndex::Claim& c) { return ClaimIsLive(c, me, now); });
+  return !claimed || claimed.value();  // an index that fails: fetch rather than wait
+}
+
+void DiskCache::Release(std::string_view key, const std::vector<ByteRange>& ranges) {
+  (void)index_->ReleaseAll(key, ranges, Me());
 }
 
 Result<std::vector<BlockCache::ObjectSummary>> DiskCache::List() {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 namespace datumfs {
@@ -114,6 +115,7 @@ Result<std::unique_ptr<LmdbIndex>> LmdbIndex::Open(const std::string& dir) {
   rc = index->Begin(0, &txn);
   if (rc == 0) rc = mdb_dbi_open(txn, "extents", MDB_CREATE, &index->extents_);
   if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &index->meta_);
+  if (rc == 0) rc = mdb_dbi_open(txn, "claims", MDB_CREATE, &index->claims_);
   if (rc == 0) {
     rc = mdb_txn_commit(txn);
   } else if (txn) {
@@ -266,6 +268,97 @@ Result<uint64_t> LmdbIndex::TotalBytes() {
   });
   if (!s.ok()) return s;
   return total;
+}
+
+namespace {
+
+std::string EncodeClaim(const LmdbIndex::Claim& c) {
+  std::string out;
+  PutFixed<uint64_t>(&out, c.length);
+  PutFixed<uint64_t>(&out, c.pid_namespace);
+  PutFixed<uint32_t>(&out, c.pid);
+  PutFixed<uint64_t>(&out, c.expires);
+  return out;
+}
+
+bool DecodeClaim(std::string_view v, uint64_t offset, LmdbIndex::Claim* c) {
+  if (v.size() != 28) return false;
+  c->offset = offset;
+  c->length = GetFixed<uint64_t>(v.data());
+  c->pid_namespace = GetFixed<uint64_t>(v.data() + 8);
+  c->pid = GetFixed<uint32_t>(v.data() + 16);
+  c->expires = GetFixed<uint64_t>(v.data() + 20);
+  return true;
+}
+
+bool Overlaps(const LmdbIndex::Claim& c, const std::vector<ByteRange>& ranges) {
+  return std::any_of(ranges.begin(), ranges.end(), [&](const ByteRange& r) {
+    return c.offset < r.end() && r.offset < c.offset + c.length;
+  });
+}
+
+}  // namespace
+
+Result<bool> LmdbIndex::ClaimAll(std::string_view key, const std::vector<ByteRange>& ranges,
+                                 const Claim& me, const std::function<bool(const Claim&)>& is_live) {
+  bool claimed = false;
+  Status s = Write([&](MDB_txn* txn) {
+    claimed = false;
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn, claims_, &cur);
+    if (rc != 0) return rc;
+    std::string prefix = EncodeExtentKey(key, 0);
+    MDB_val k = Val(prefix), v;
+    prefix.resize(prefix.size() - 8);
+    bool blocked = false;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      std::string_view kv = View(k);
+      if (kv.size() != prefix.size() + 8 || kv.substr(0, prefix.size()) != prefix) break;
+      Claim c;
+      if (!DecodeClaim(View(v), GetBigEndian(kv.data() + prefix.size()), &c)) continue;
+      if (!is_live(c)) {
+        rc = mdb_cursor_del(cur, 0);  // stale: its owner died or gave up
+        if (rc != 0) break;
+        continue;
+      }
+      if (Overlaps(c, ranges)) blocked = true;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    if (blocked) return 0;
+    for (const ByteRange& r : ranges) {
+      Claim c = me;
+      c.offset = r.offset;
+      c.length = r.length;
+      std::string ck = EncodeExtentKey(key, r.offset), cv = EncodeClaim(c);
+      MDB_val mk = Val(ck), mv = Val(cv);
+      if ((rc = mdb_put(txn, claims_, &mk, &mv, 0)) != 0) return rc;
+    }
+    claimed = true;
+    return 0;
+  });
+  if (!s.ok()) return s;
+  return claimed;
+}
+
+Status LmdbIndex::ReleaseAll(std::string_view key, const std::vector<ByteRange>& ranges,
+                             const Claim& me) {
+  return Write([&](MDB_txn* txn) {
+    for (const ByteRange& r : ranges) {
+      std::string ck = EncodeExtentKey(key, r.offset);
+      MDB_val mk = Val(ck), mv;
+      if (mdb_get(txn, claims_, &mk, &mv) != 0) continue;
+      Claim c;
+      if (!DecodeClaim(View(mv), r.offset, &c) || c.pid != me.pid ||
+          c.pid_namespace != me.pid_namespace) {
+        continue;  // someone else's by now
+      }
+      int rc = mdb_del(txn, claims_, &mk, nullptr);
+      if (rc != 0) return rc;
+    }
+    return 0;
+  });
 }
 
 Status LmdbIndex::ForEach(const std::function<void(std::string_view, const Extent&)>& fn) {

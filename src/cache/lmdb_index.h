@@ -3,7 +3,8 @@
 // Database "extents": (object key, extent offset) -> (length, CRC32C, last access). The key
 // is the object key, a NUL, then the offset big-endian, so that LMDB's memcmp order is the
 // offset order within an object. Database "meta": "total_bytes", the sum of all extent
-// lengths, kept in the same transactions as the extents. The layout is in doc/cache-format.md.
+// lengths, kept in the same transactions as the extents. Database "claims": (object key,
+// offset) -> who is fetching that range now. The layout is in doc/cache-format.md.
 //
 // A full map is grown and the transaction retried; a map grown by another process is adopted.
 // Thread-safe (LMDB serialises writers, across processes too).
@@ -53,6 +54,22 @@ class LmdbIndex {
   };
   Status TouchAll(const std::vector<Touch>& touches);
   Result<uint64_t> TotalBytes();
+  // A range some process is fetching.
+  struct Claim {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint64_t pid_namespace = 0;  // inode of /proc/self/ns/pid: pids compare only within one
+    uint32_t pid = 0;
+    uint64_t expires = 0;  // seconds since the epoch; a claim past it is stale
+  };
+  // Claims every range of `ranges` of `key` for `me` in one transaction, unless a claim that
+  // `is_live` accepts overlaps one of them (then claims nothing and returns false). Claims
+  // found stale on the way are removed.
+  Result<bool> ClaimAll(std::string_view key, const std::vector<ByteRange>& ranges,
+                        const Claim& me, const std::function<bool(const Claim&)>& is_live);
+  // Removes the claims of `me` on `ranges` of `key`.
+  Status ReleaseAll(std::string_view key, const std::vector<ByteRange>& ranges, const Claim& me);
+
   // Calls `fn` for every extent, in key order, inside one read transaction.
   Status ForEach(const std::function<void(std::string_view key, const Extent&)>& fn);
 
@@ -66,6 +83,7 @@ class LmdbIndex {
   MDB_env* env_;
   MDB_dbi extents_ = 0;
   MDB_dbi meta_ = 0;
+  MDB_dbi claims_ = 0;
   std::mutex grow_mu_;  // one thread grows the map at a time
 };
 

@@ -69,6 +69,7 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
                  tree.node_count() - 1);
     if (notify_fd >= 0) NotifyReady(notify_fd);
   });
+  reader.Stop();            // no more fetches started from waits
   fetcher.value().reset();  // completes pending reads before the session goes away
   mount.reset();            // unmounts
   cache.reset();            // writes the last access times

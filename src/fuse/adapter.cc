@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 #include <new>
+#include <set>
 
 #include "datumfs/fuse_adapter.h"
 
@@ -29,6 +31,13 @@ struct FuseMount::State {
   // Files never change while mounted: let the kernel cache names and attributes for long.
   double timeout = 86400.0;
   int max_threads = 16;
+  // Handles of open remote files: the kernel may not release them all before an unmount.
+  std::mutex open_mu;
+  std::set<std::shared_ptr<OpenFile>*> open_files;  // guarded by open_mu
+
+  ~State() {
+    for (auto* handle : open_files) delete handle;
+  }
 };
 
 namespace {
@@ -174,7 +183,12 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (fd < 0) return (void)fuse_reply_err(req, errno);
     fi->fh = static_cast<uint64_t>(fd);
   } else {
-    fi->fh = reinterpret_cast<uint64_t>(new std::shared_ptr<OpenFile>(fs.reader->Open(*id)));
+    auto* handle = new std::shared_ptr<OpenFile>(fs.reader->Open(*id));
+    {
+      std::lock_guard<std::mutex> lock(fs.open_mu);
+      fs.open_files.insert(handle);
+    }
+    fi->fh = reinterpret_cast<uint64_t>(handle);
   }
   fi->keep_cache = 1;  // the bytes never change: keep the page cache across opens
   fi->noflush = 1;
@@ -209,7 +223,12 @@ void OnRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (id && fs.tree.kind(*id) == NodeKind::kLocalFile) {
     close(static_cast<int>(fi->fh));
   } else if (id) {
-    delete reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
+    auto* handle = reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
+    {
+      std::lock_guard<std::mutex> lock(fs.open_mu);
+      fs.open_files.erase(handle);
+    }
+    delete handle;
   }
   fuse_reply_err(req, 0);
 }

@@ -121,7 +121,7 @@ def test_errors_are_logged_without_signatures(tmp_path, mounts, store):
         assert read_errno(os.path.join(mnt, "f/obj.bin")) == errno.EIO
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0
+        assert proc.returncode == 0, err
     finally:
         if proc.poll() is None:
             proc.kill()

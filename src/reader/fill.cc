@@ -1,0 +1,164 @@
+// Filling a range: from the block cache where it can, from the store for the rest, and
+// waiting instead of fetching when another reader (in this process or another) has claimed
+// the missing bytes.
+#include <algorithm>
+#include <cerrno>
+
+#include <spdlog/spdlog.h>
+
+#include "reader/internal.h"
+
+namespace datumfs {
+
+namespace {
+
+// The parts of `want` outside `gaps` (sorted, disjoint, inside `want`).
+std::vector<ByteRange> Complement(ByteRange want, const std::vector<ByteRange>& gaps) {
+  std::vector<ByteRange> out;
+  uint64_t pos = want.offset;
+  for (const ByteRange& g : gaps) {
+    if (g.offset > pos) out.push_back(ByteRange{pos, g.offset - pos});
+    pos = g.end();
+  }
+  if (pos < want.end()) out.push_back(ByteRange{pos, want.end() - pos});
+  return out;
+}
+
+}  // namespace
+
+std::vector<ByteRange> Coalesce(const std::vector<ByteRange>& ranges, uint64_t gap) {
+  std::vector<ByteRange> out;
+  for (const ByteRange& r : ranges) {
+    if (!out.empty() && r.offset - out.back().end() <= gap) {
+      out.back().length = r.end() - out.back().offset;
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+bool Reader::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
+  ByteRange want = fill.range->range;
+  for (const ByteRange& part : Complement(want, gaps)) {
+    std::optional<std::string> bytes = cache_->Read(fill.file->key_, part);
+    if (!bytes) return false;  // evicted since we looked
+    fill.buffer.replace(part.offset - want.offset, part.length, *bytes);
+  }
+  return true;
+}
+
+void Reader::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+                  Clock::time_point deadline, int attempt) {
+  auto fill = std::make_shared<datumfs::FillState>();
+  fill->file = file;
+  fill->range = range;
+  fill->deadline = deadline;
+  ByteRange want = range->range;
+  if (!cache_) {
+    fill->parts = {want};
+    return FetchParts(fill);
+  }
+  if (std::optional<std::string> cached = cache_->Read(file->key_, want)) {
+    return Complete(file, range, Status(), std::move(*cached));  // no network at all
+  }
+  fill->buffer.assign(want.length, '\0');
+  const std::vector<ByteRange> missing = cache_->Missing(file->key_, want);
+  // The cache changes under us as other readers fill it: when it has moved on since the first
+  // look, look again (a few times; each time round more of the range is cached).
+  const bool retry = attempt < 3;
+  if (missing.empty() && retry) return Fill(file, range, deadline, attempt + 1);
+  std::vector<ByteRange> gaps = missing;
+  if (gaps.empty() || !CopyCached(*fill, gaps)) {
+    spdlog::debug("{}: cached parts of {}-{} went away; fetching it all", file->key_, want.offset,
+                  want.end());
+    gaps = {want};
+  }
+  fill->parts = Coalesce(gaps, kCoalesceGap);
+  auto ttl = std::chrono::duration_cast<std::chrono::seconds>(options_.read_timeout).count() + 1;
+  fill->claimed = cache_->Claim(file->key_, fill->parts, static_cast<uint64_t>(ttl));
+  if (fill->claimed && retry && missing != cache_->Missing(file->key_, want)) {
+    cache_->Release(file->key_, fill->parts);  // someone finished part of it meanwhile
+    return Fill(file, range, deadline, attempt + 1);
+  }
+  // Someone is fetching these bytes: wait for them in the cache, for half the read's time at
+  // most, then fetch them ourselves so that the read still ends in time.
+  if (!fill->claimed && Clock::now() < deadline - options_.read_timeout / 2) {
+    std::lock_guard<std::mutex> lock(wait_mu_);
+    if (!stopping_) {
+      waits_.push_back(Wait{file, range, deadline});
+      return;
+    }
+  }
+  FetchParts(fill);
+}
+
+void Reader::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
+  fill->pending = fill->parts.size();
+  if (fill->buffer.empty()) fill->buffer.assign(fill->range->range.length, '\0');
+  for (const ByteRange& part : fill->parts) {
+    RangeRequest request;
+    request.url = std::string(tree_.remote(fill->file->node_).url);
+    request.offset = part.offset;
+    request.length = part.length;
+    request.object_size = tree_.size(fill->file->node_);
+    request.deadline = fill->deadline;
+    fetcher_.Submit(std::move(request), [this, fill, part](const Status& status,
+                                                           std::string&& body) {
+      std::lock_guard<std::mutex> lock(fill->mu);
+      if (status.ok()) {
+        fill->buffer.replace(part.offset - fill->range->range.offset, part.length, body);
+      } else if (fill->status.ok()) {
+        fill->status = status;
+      }
+      if (--fill->pending == 0) FinishFill(fill);
+    });
+  }
+}
+
+// REQUIRES: fill->mu held, every part done.
+void Reader::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
+  const std::string& key = fill->file->key_;
+  if (!fill->status.ok()) {
+    Complete(fill->file, fill->range, fill->status, {});
+  } else {
+    Complete(fill->file, fill->range, Status(), std::move(fill->buffer));
+    if (cache_) {  // after the replies; the range's bytes are immutable now
+      const ByteRange want = fill->range->range;
+      for (const ByteRange& part : fill->parts) {
+        std::string_view bytes(fill->range->data);
+        cache_->Insert(key, part.offset, bytes.substr(part.offset - want.offset, part.length));
+      }
+    }
+  }
+  if (fill->claimed) cache_->Release(key, fill->parts);
+}
+
+// Every 10 ms, ranges that others were fetching are tried again: by then the bytes are
+// usually in the cache, or the claim has gone and this reader takes it.
+void Reader::WaitLoop() {
+  std::unique_lock<std::mutex> lock(wait_mu_);
+  while (!stopping_) {
+    wait_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    std::vector<Wait> waits;
+    waits.swap(waits_);
+    lock.unlock();
+    for (Wait& w : waits) Fill(w.file, w.range, w.deadline);
+    lock.lock();
+  }
+}
+
+void Reader::Stop() {
+  std::vector<Wait> waits;
+  {
+    std::lock_guard<std::mutex> lock(wait_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    waits.swap(waits_);
+  }
+  wait_cv_.notify_all();
+  if (waiter_.joinable()) waiter_.join();
+  for (Wait& w : waits) Complete(w.file, w.range, Status::Errno(ECANCELED, "unmounting"), {});
+}
+
+}  // namespace datumfs

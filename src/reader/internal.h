@@ -1,0 +1,72 @@
+// The reader's shared state: open files, the ranges they hold in memory, and ranges being
+// filled. Private to src/reader.
+#ifndef DATUMFS_READER_INTERNAL_H_
+#define DATUMFS_READER_INTERNAL_H_
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "datumfs/reader.h"
+#include "reader/readahead_policy.h"
+
+namespace datumfs {
+
+struct Waiter {
+  uint64_t offset;
+  size_t size;
+  ReadDone done;
+};
+
+// One fetched (or being fetched) range of a file. Immutable once `ready`.
+struct Range {
+  ByteRange range;
+  bool ready = false;  // guarded by the file's mu_
+  std::string data;
+  std::vector<Waiter> waiters;  // guarded by the file's mu_
+
+  bool Covers(uint64_t offset, size_t size) const {
+    return range.offset <= offset && offset + size <= range.end();
+  }
+  void Reply(const Waiter& w) const {
+    w.done(Status(), std::string_view(data).substr(w.offset - range.offset, w.size));
+  }
+};
+
+class OpenFile {
+ public:
+  OpenFile(NodeId node, std::string key, const ReadaheadOptions& options)
+      : node_(node), key_(std::move(key)), policy_(options) {}
+
+  const NodeId node_;
+  const std::string key_;  // in the block cache
+  std::mutex mu_;
+  ReadaheadPolicy policy_;                     // guarded by mu_
+  std::deque<std::shared_ptr<Range>> ranges_;  // guarded by mu_; most recent last
+};
+
+// A range being assembled: what the cache had, copied in at once, plus the parts fetched.
+struct FillState {
+  std::shared_ptr<OpenFile> file;
+  std::shared_ptr<Range> range;
+  std::chrono::steady_clock::time_point deadline;
+  std::string buffer;            // range->range.length bytes
+  std::vector<ByteRange> parts;  // to fetch
+  bool claimed = false;          // parts are claimed in the cache
+  std::mutex mu;
+  size_t pending = 0;  // guarded by mu
+  Status status;       // guarded by mu: the first failure
+};
+
+// Missing ranges closer than this are fetched in one request (the bytes between are few).
+constexpr uint64_t kCoalesceGap = 16 * 1024;
+
+// Merges ranges separated by at most `gap` bytes. `ranges` is sorted and disjoint.
+std::vector<ByteRange> Coalesce(const std::vector<ByteRange>& ranges, uint64_t gap);
+
+}  // namespace datumfs
+
+#endif  // DATUMFS_READER_INTERNAL_H_
