@@ -157,3 +157,26 @@ def test_the_cache_is_private(tmp_path, mounts, store, files):
             assert os.stat(os.path.join(d, x)).st_mode & 0o777 == 0o700, x
         for x in fs:
             assert os.stat(os.path.join(d, x)).st_mode & 0o777 == 0o600, x
+
+
+def test_a_read_only_cache_dir_still_mounts_uncached(tmp_path, mounts, store, files):
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, files)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(ro)], check=True)
+    try:
+        (ro / "cache").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        mnt = str(tmp_path / "m")
+        os.mkdir(mnt)
+        mounts.points.append(mnt)
+        p = mounts.run("--inputs", str(inputs), "--api", str(tmp_path / "none"), "--cache-dir",
+                       str(ro / "cache"), mnt)
+        assert p.returncode == 0, p.stderr
+        warnings = [line for line in p.stderr.splitlines() if "cache is unusable" in line]
+        assert len(warnings) == 1 and "Read-only file system" in warnings[0], p.stderr
+        read_all(mnt, files)
+        mounts.cleanup()
+    finally:
+        subprocess.run(["umount", "-l", str(ro)])

@@ -256,3 +256,44 @@ TEST_SUITE("cache") {
 }
 
 }  // namespace datumfs
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace datumfs {
+
+TEST_SUITE("cache") {
+  TEST_CASE("a live claim blocks overlapping claims until it is released") {
+    ScopedTempDir tmp;
+    auto cache = OpenCache(tmp.path());
+    CHECK(cache->Claim("d-c", {{0, 100}, {200, 100}}, 30));
+    CHECK_FALSE(cache->Claim("d-c", {{50, 10}}, 30));   // overlaps the first
+    CHECK_FALSE(cache->Claim("d-c", {{299, 10}}, 30));  // overlaps the second
+    CHECK(cache->Claim("d-c", {{100, 100}}, 30));       // between them
+    CHECK(cache->Claim("d-other", {{0, 100}}, 30));     // another object
+    cache->Release("d-c", {{0, 100}, {200, 100}});
+    CHECK(cache->Claim("d-c", {{50, 10}}, 30));
+  }
+
+  TEST_CASE("claims of dead processes and expired claims are taken over") {
+    ScopedTempDir tmp;
+    auto index = LmdbIndex::Open(tmp.path() + "/index");
+    REQUIRE(index.has_value());
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    REQUIRE(waitpid(child, nullptr, 0) == child);  // a pid that no longer runs
+    LmdbIndex::Claim dead{0, 0, 1, static_cast<uint32_t>(child), UINT64_MAX};
+    LmdbIndex::Claim me{0, 0, 1, static_cast<uint32_t>(getpid()), UINT64_MAX};
+    auto alive = [](const LmdbIndex::Claim& c) {
+      return kill(static_cast<pid_t>(c.pid), 0) == 0;
+    };
+    REQUIRE(index.value()->ClaimAll("d-k", {{0, 10}}, dead, alive).value());
+    CHECK(index.value()->ClaimAll("d-k", {{0, 10}}, me, alive).value());  // taken over
+    LmdbIndex::Claim other{0, 0, 1, 999999, 0};
+    CHECK_FALSE(index.value()->ClaimAll("d-k", {{5, 1}}, other, alive).value());  // mine lives
+    auto never = [](const LmdbIndex::Claim&) { return false; };  // as if all had expired
+    CHECK(index.value()->ClaimAll("d-k", {{5, 1}}, other, never).value());
+  }
+}
+
+}  // namespace datumfs
