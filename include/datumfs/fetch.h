@@ -23,6 +23,14 @@ struct FetchOptions {
   std::chrono::milliseconds connect_timeout{10000};
   // Most connections open to one host at once.
   long max_host_connections = 16;
+  // A transfer slower than low_speed_bytes per second for stall_time is a stall: retried.
+  long low_speed_bytes = 1024;
+  std::chrono::seconds stall_time{10};
+  // Retries: full jitter over backoff_base * 2^attempt, capped; at most max_attempts tries in
+  // all, and never past the request's deadline.
+  std::chrono::milliseconds backoff_base{100};
+  std::chrono::milliseconds backoff_cap{5000};
+  int max_attempts = 8;
 };
 
 struct RangeRequest {
@@ -34,13 +42,16 @@ struct RangeRequest {
 };
 
 // Called exactly once, on the fetch thread (or inline from Submit/~Fetcher when the request
-// cannot start). On success `body` holds exactly request.length bytes.
+// cannot start). On success `body` holds exactly request.length bytes. Failures: EACCES when
+// the store refused the URL (400/401/403: a fresh URL may help), ESTALE when the object was
+// replaced, ECANCELED at shutdown, EIO for everything else (after retries).
 using FetchDone = std::function<void(const Status& status, std::string&& body)>;
 
 struct FetchCounters {
   uint64_t requests = 0;
   uint64_t bytes = 0;  // body bytes received
   uint64_t errors = 0;
+  uint64_t retries = 0;
 };
 
 class Fetcher {

@@ -52,7 +52,10 @@ std::unique_ptr<BlockCache> OpenCache(const CacheOptions& options) {
 int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_options,
           const Tree& tree, std::unique_ptr<FuseMount> mount, int notify_fd) {
   std::unique_ptr<BlockCache> cache = cache_options ? OpenCache(*cache_options) : nullptr;
-  Result<std::unique_ptr<Fetcher>> fetcher = Fetcher::Create(FetchOptions{});
+  FetchOptions fetch_options;
+  fetch_options.stall_time =
+      std::chrono::seconds(std::max<int64_t>(1, static_cast<int64_t>(args.stall_timeout_seconds)));
+  Result<std::unique_ptr<Fetcher>> fetcher = Fetcher::Create(fetch_options);
   if (!fetcher) {
     if (notify_fd >= 0) NotifyFailed(notify_fd, fetcher.error().message());
     return kExitFailure;
@@ -102,6 +105,10 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
                   "at least 1G on disks of 10G or more");
   cmd->add_option("--read-timeout", a.read_timeout_seconds,
                   "seconds a read may wait for the store before it fails with EIO")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--stall-timeout", a.stall_timeout_seconds,
+                  "seconds a transfer may move under 1 KiB/s before it is retried")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--log-level", a.log_level, "trace, debug, info, warn, error or off")

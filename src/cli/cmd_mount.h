@@ -22,6 +22,7 @@ struct MountArgs {
   bool foreground = false;
   std::vector<std::string> fuse_options;
   double read_timeout_seconds = 30;
+  double stall_timeout_seconds = 10;
   std::string log_level = "info";
 };
 

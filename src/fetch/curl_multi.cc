@@ -2,28 +2,51 @@
 // loop (curl_multi_wakeup); the loop adds queued transfers, drives them, and completes the
 // finished ones. The multi handle keeps a connection cache, so range requests to one host
 // reuse connections.
+//
+// A transfer that fails in a way worth retrying (connection error, stall, 5xx, 429, a
+// response that does not fit) is tried again after a backoff with full jitter (or the
+// server's Retry-After), resuming after the last byte that arrived intact, until its
+// deadline. Waiting transfers sit in a time-ordered queue on the loop's thread.
 #include <curl/curl.h>
 
 #include <atomic>
 #include <cerrno>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
 #include "datumfs/fetch.h"
 #include "datumfs/redact.h"
+#include "fetch/retry.h"
 
 namespace datumfs {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 struct Transfer {
   RangeRequest request;
   FetchDone done;
-  CURL* easy = nullptr;
-  std::string body;
+  std::string body;             // bytes received so far, from request.offset on
+  uint64_t attempt_start = 0;   // body.size() when this attempt began
+  int attempt = 0;
+  std::string last_error;
+  // This attempt's response.
   std::string content_range;
+  std::string retry_after;
   bool overflow = false;  // the server sent more than asked for
+  Clock::time_point last_progress;  // when bytes last arrived (or the attempt began)
+
+  // What this attempt asks for: the part of the request not received yet.
+  RangeRequest Remaining() const {
+    RangeRequest r = request;
+    r.offset += attempt_start;
+    r.length -= attempt_start;
+    return r;
+  }
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
@@ -34,27 +57,31 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     return 0;  // aborts the transfer
   }
   t->body.append(data, bytes);
+  t->last_progress = Clock::now();
   return bytes;
 }
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * n);
-  if (line.substr(0, 5) == "HTTP/") t->content_range.clear();  // a new response (redirects)
-  constexpr std::string_view kName = "content-range:";
-  if (line.size() > kName.size()) {
-    std::string lower(line.substr(0, kName.size()));
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == kName) {
-      std::string_view v = line.substr(kName.size());
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
-        v.remove_suffix(1);
-      }
-      t->content_range = std::string(v);
-    }
+  if (line.substr(0, 5) == "HTTP/") {  // a new response (redirects): forget the last one's
+    t->content_range.clear();
+    t->retry_after.clear();
   }
+  if (auto v = HeaderValue(line, "content-range")) t->content_range = std::string(*v);
+  if (auto v = HeaderValue(line, "retry-after")) t->retry_after = std::string(*v);
   return size * n;
+}
+
+// True if this attempt's bytes are the ones asked for, so far (they may have been cut short).
+bool HeadersFit(const Transfer& t, long http_status) {
+  RangeRequest r = t.Remaining();
+  if (t.overflow) return false;
+  if (http_status == 200) return r.offset == 0 && r.length == r.object_size;
+  if (http_status != 206) return false;
+  std::string expected = "bytes " + std::to_string(r.offset) + "-" +
+                         std::to_string(r.offset + r.length - 1) + "/";
+  return t.content_range.rfind(expected, 0) == 0;
 }
 
 class CurlFetcher final : public Fetcher {
@@ -70,16 +97,26 @@ class CurlFetcher final : public Fetcher {
  private:
   void Loop();
   void StartQueued();
+  void StartDue();
   bool Start(std::unique_ptr<Transfer> t);
   void Finish(CURL* easy, CURLcode result);
+  // Classifies this attempt; FetchError::kNone if the whole request is done.
+  FetchError Judge(Transfer& t, CURLcode result, long http_status);
+  void Fail(std::unique_ptr<Transfer> t, FetchError error);
+  // Ends transfers that received nothing for options_.stall_time (curl's own low-speed check
+  // averages over seconds and notices a stall after a burst only much later).
+  void EndStalled();
+  int PollTimeoutMs() const;
 
   const FetchOptions options_;
   CURLM* multi_;
   std::mutex mu_;  // guards queue_ and stopping_
   std::deque<std::unique_ptr<Transfer>> queue_;
   bool stopping_ = false;
-  std::set<CURL*> running_;  // fetch thread only
-  std::atomic<uint64_t> requests_{0}, bytes_{0}, errors_{0};
+  std::set<CURL*> running_;                                   // fetch thread only
+  std::multimap<Clock::time_point, std::unique_ptr<Transfer>> delayed_;  // fetch thread only
+  std::mt19937_64 random_{std::random_device{}()};            // fetch thread only
+  std::atomic<uint64_t> requests_{0}, bytes_{0}, errors_{0}, retries_{0};
   std::thread thread_;  // last: starts after everything above exists
 };
 
@@ -115,24 +152,25 @@ void CurlFetcher::Submit(RangeRequest request, FetchDone done) {
 }
 
 FetchCounters CurlFetcher::counters() const {
-  return FetchCounters{requests_.load(), bytes_.load(), errors_.load()};
+  return FetchCounters{requests_.load(), bytes_.load(), errors_.load(), retries_.load()};
 }
 
 bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      t->request.deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t->request.deadline -
+                                                                    Clock::now());
   if (left.count() <= 0) {
-    ++errors_;
-    t->done(Status::Errno(EIO, RedactUrl(t->request.url), "deadline passed before the request"),
-            std::string());
+    if (t->last_error.empty()) t->last_error = "deadline passed before the request";
+    Fail(std::move(t), FetchError::kTimedOut);
     return false;
   }
   CURL* easy = curl_easy_init();
-  t->easy = easy;
-  t->body.reserve(t->request.length);
-  std::string range = std::to_string(t->request.offset) + "-" +
-                      std::to_string(t->request.offset + t->request.length - 1);
-  curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
+  RangeRequest r = t->Remaining();
+  t->content_range.clear();
+  t->retry_after.clear();
+  t->overflow = false;
+  t->last_progress = Clock::now();
+  std::string range = std::to_string(r.offset) + "-" + std::to_string(r.offset + r.length - 1);
+  curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str());
   curl_easy_setopt(easy, CURLOPT_RANGE, range.c_str());  // copied by libcurl
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
@@ -144,8 +182,12 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(std::min(left, options_.connect_timeout).count()));
+  // A stall is a transfer slower than this for that long: retried, not waited out.
+  curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
+  curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_time.count()));
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "datumfs/" DATUMFS_VERSION);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+  t->body.reserve(t->request.length);
   curl_multi_add_handle(multi_, easy);
   running_.insert(easy);
   ++requests_;
@@ -162,6 +204,39 @@ void CurlFetcher::StartQueued() {
   for (auto& t : queued) Start(std::move(t));
 }
 
+void CurlFetcher::StartDue() {
+  Clock::time_point now = Clock::now();
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    std::unique_ptr<Transfer> t = std::move(delayed_.begin()->second);
+    delayed_.erase(delayed_.begin());
+    Start(std::move(t));
+  }
+}
+
+FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
+  std::string what = RedactUrl(t.request.url);
+  if (t.overflow) {
+    t.last_error = what + ": server sent more bytes than asked for";
+    return FetchError::kProtocol;
+  }
+  if (result == CURLE_OPERATION_TIMEDOUT) {
+    bool past_deadline = Clock::now() >= t.request.deadline;
+    t.last_error = what + (past_deadline ? ": no answer before the read's deadline"
+                                         : ": transfer stalled");
+    return past_deadline ? FetchError::kTimedOut : FetchError::kStalled;
+  }
+  if (result != CURLE_OK) {
+    t.last_error = what + ": " + curl_easy_strerror(result);
+    return FetchError::kConnection;
+  }
+  RangeRequest r = t.Remaining();
+  Status s = CheckRangeResponse(r, http_status, t.content_range, t.body.size() - t.attempt_start);
+  if (s.ok()) return FetchError::kNone;
+  t.last_error = s.message();
+  bool http_error = http_status != 200 && http_status != 206;
+  return http_error ? ClassifyHttpStatus(http_status) : FetchError::kProtocol;
+}
+
 void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   Transfer* raw = nullptr;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
@@ -171,20 +246,60 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   long http_status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
   curl_easy_cleanup(easy);
-  bytes_ += t->body.size();
-  Status status;
-  if (t->overflow) {
-    status = Status::Errno(EIO, RedactUrl(t->request.url), "server sent more bytes than asked for");
-  } else if (result != CURLE_OK) {
-    status = Status::Errno(EIO, RedactUrl(t->request.url), curl_easy_strerror(result));
-  } else {
-    status = CheckRangeResponse(t->request, http_status, t->content_range, t->body.size());
+  bytes_ += t->body.size() - t->attempt_start;
+  FetchError error = Judge(*t, result, http_status);
+  if (error == FetchError::kNone) {
+    t->done(Status(), std::move(t->body));
+    return;
   }
-  if (!status.ok()) {
-    ++errors_;
-    t->body.clear();
+  // Keep what arrived intact (a cut-short 206 of the right range); drop anything else.
+  if (!HeadersFit(*t, http_status)) t->body.resize(t->attempt_start);
+  if (!IsRetryable(error) || t->attempt + 1 >= options_.max_attempts) {
+    return Fail(std::move(t), error);
   }
-  t->done(status, std::move(t->body));
+  auto delay = BackoffDelay(t->attempt, options_.backoff_base, options_.backoff_cap,
+                            std::uniform_real_distribution<double>(0, 1)(random_));
+  if (error == FetchError::kThrottled) {
+    if (auto after = ParseRetryAfter(t->retry_after)) delay = *after;
+  }
+  Clock::time_point when = Clock::now() + delay;
+  if (when >= t->request.deadline) return Fail(std::move(t), error);
+  ++t->attempt;
+  ++retries_;
+  t->attempt_start = t->body.size();
+  delayed_.emplace(when, std::move(t));
+}
+
+void CurlFetcher::Fail(std::unique_ptr<Transfer> t, FetchError error) {
+  ++errors_;
+  std::string message = t->last_error;
+  if (t->attempt > 0) message += " (after " + std::to_string(t->attempt + 1) + " attempts)";
+  int errno_value = error == FetchError::kRefused    ? EACCES
+                    : error == FetchError::kReplaced ? ESTALE
+                                                     : EIO;
+  t->done(Status::Errno(errno_value, message), std::string());
+}
+
+void CurlFetcher::EndStalled() {
+  Clock::time_point now = Clock::now();
+  std::vector<CURL*> stalled;
+  for (CURL* easy : running_) {
+    Transfer* t = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &t);
+    if (now - t->last_progress >= options_.stall_time) stalled.push_back(easy);
+  }
+  // Judged as a timeout before the deadline: a stall, retried from the last byte received.
+  for (CURL* easy : stalled) Finish(easy, CURLE_OPERATION_TIMEDOUT);
+}
+
+int CurlFetcher::PollTimeoutMs() const {
+  int64_t ms = running_.empty() ? 1000 : 100;  // with transfers running: notice stalls in time
+  if (!delayed_.empty()) {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        delayed_.begin()->first - Clock::now());
+    ms = std::min<int64_t>(ms, std::max<int64_t>(wait.count(), 0));
+  }
+  return static_cast<int>(ms);
 }
 
 void CurlFetcher::Loop() {
@@ -194,15 +309,17 @@ void CurlFetcher::Loop() {
       if (stopping_) break;
     }
     StartQueued();
+    StartDue();
     int running = 0;
     curl_multi_perform(multi_, &running);
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
       if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
     }
-    curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+    EndStalled();
+    curl_multi_poll(multi_, nullptr, 0, PollTimeoutMs(), nullptr);
   }
-  // Fail what is still running or queued, so every callback runs exactly once.
+  // Fail what is still running, waiting or queued, so every callback runs exactly once.
   Status cancelled = Status::Errno(ECANCELED, "fetcher is stopping");
   for (CURL* easy : std::set<CURL*>(running_)) {
     Transfer* raw = nullptr;
@@ -213,6 +330,8 @@ void CurlFetcher::Loop() {
     t->done(cancelled, std::string());
   }
   running_.clear();
+  for (auto& [when, t] : delayed_) t->done(cancelled, std::string());
+  delayed_.clear();
   std::deque<std::unique_ptr<Transfer>> queued;
   {
     std::lock_guard<std::mutex> lock(mu_);

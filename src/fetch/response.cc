@@ -58,7 +58,11 @@ Status CheckRangeResponse(const RangeRequest& request, long http_status,
                  std::to_string(request.object_size));
     }
   } else {
-    return bad("HTTP " + std::to_string(http_status));
+    Status s = bad("HTTP " + std::to_string(http_status));
+    if (http_status == 400 || http_status == 401 || http_status == 403) {
+      return Status::Errno(EACCES, s.message());
+    }
+    return s;
   }
   if (body_size != request.length) {
     return bad("body of " + std::to_string(body_size) + " bytes, expected " +

@@ -46,6 +46,11 @@ class OpenFile {
   std::mutex mu_;
   ReadaheadPolicy policy_;                     // guarded by mu_
   std::deque<std::shared_ptr<Range>> ranges_;  // guarded by mu_; most recent last
+  // The last range that failed, for a moment: the kernel reads again at once after a failed
+  // read-ahead, and that second try must not wait out a second deadline.
+  ByteRange failed_;                                 // guarded by mu_
+  Status failed_status_;                             // guarded by mu_
+  std::chrono::steady_clock::time_point failed_at_;  // guarded by mu_
 };
 
 // A range being assembled: what the cache had, copied in at once, plus the parts fetched.

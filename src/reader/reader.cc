@@ -39,7 +39,13 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
   std::shared_ptr<Range> range;
   bool hit = false;
   {
-    std::lock_guard<std::mutex> lock(file->mu_);
+    std::unique_lock<std::mutex> lock(file->mu_);
+    if (file->failed_.offset < offset + size && offset < file->failed_.end() &&
+        std::chrono::steady_clock::now() - file->failed_at_ < std::chrono::seconds(1)) {
+      Status failed = file->failed_status_;
+      lock.unlock();
+      return done(failed, {});
+    }
     file->policy_.Observe(offset, size);
     for (const auto& r : file->ranges_) {
       if (r->Covers(offset, size)) range = r;
@@ -84,7 +90,14 @@ void Reader::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_p
   if (!status.ok()) {
     std::string name = options_.mountpoint + "/" + tree_.Path(file->node_);
     spdlog::error("{}: {}", name, status.message());
-    for (const Waiter& w : waiters) w.done(Status::Errno(EIO, name, status.message()), {});
+    Status failed = Status::Errno(EIO, name, status.message());
+    {
+      std::lock_guard<std::mutex> lock(file->mu_);
+      file->failed_ = range->range;
+      file->failed_status_ = failed;
+      file->failed_at_ = std::chrono::steady_clock::now();
+    }
+    for (const Waiter& w : waiters) w.done(failed, {});
     return;
   }
   for (const Waiter& w : waiters) range->Reply(w);

@@ -4,6 +4,7 @@
 #include <future>
 
 #include "datumfs/fetch.h"
+#include "fetch/retry.h"
 
 namespace datumfs {
 namespace {
@@ -21,7 +22,7 @@ std::string Why(long status, std::string_view range, uint64_t body,
                 RangeRequest r = Req(100, 50, 1000)) {
   Status s = CheckRangeResponse(r, status, range, body);
   REQUIRE_FALSE(s.ok());
-  CHECK(s.errno_value() == EIO);
+  CHECK(s.errno_value() == (status == 403 ? EACCES : EIO));
   CHECK(s.message().find("SECRET") == std::string::npos);
   return s.message();
 }
@@ -81,6 +82,53 @@ TEST_SUITE("fetch") {
     CHECK(s.message().rfind("http://127.0.0.1:1/x: ", 0) == 0);
     CHECK(s.message().find("SECRET") == std::string::npos);
     CHECK(f.value()->counters().errors == 1);
+    CHECK(f.value()->counters().retries >= 1);  // connection refused is worth retrying
+  }
+}
+
+}  // namespace datumfs
+
+namespace datumfs {
+
+TEST_SUITE("fetch") {
+  TEST_CASE("errors worth retrying are retried") {
+    CHECK(IsRetryable(FetchError::kConnection));
+    CHECK(IsRetryable(FetchError::kStalled));
+    CHECK(IsRetryable(FetchError::kServer));
+    CHECK(IsRetryable(FetchError::kThrottled));
+    CHECK(IsRetryable(FetchError::kProtocol));
+    CHECK_FALSE(IsRetryable(FetchError::kRefused));
+    CHECK_FALSE(IsRetryable(FetchError::kMissing));
+    CHECK_FALSE(IsRetryable(FetchError::kReplaced));
+    CHECK_FALSE(IsRetryable(FetchError::kTimedOut));
+    CHECK(ClassifyHttpStatus(503) == FetchError::kServer);
+    CHECK(ClassifyHttpStatus(429) == FetchError::kThrottled);
+    CHECK(ClassifyHttpStatus(403) == FetchError::kRefused);
+    CHECK(ClassifyHttpStatus(404) == FetchError::kMissing);
+    CHECK(ClassifyHttpStatus(412) == FetchError::kReplaced);
+    CHECK(ClassifyHttpStatus(416) == FetchError::kProtocol);
+  }
+
+  TEST_CASE("backoff is full jitter under a doubling, capped ceiling") {
+    using std::chrono::milliseconds;
+    CHECK(BackoffDelay(0, milliseconds(100), milliseconds(5000), 0.999).count() == 99);
+    CHECK(BackoffDelay(3, milliseconds(100), milliseconds(5000), 0.5).count() == 400);
+    CHECK(BackoffDelay(30, milliseconds(100), milliseconds(5000), 0.5).count() == 2500);
+    CHECK(BackoffDelay(5, milliseconds(100), milliseconds(5000), 0.0).count() == 0);
+  }
+
+  TEST_CASE("Retry-After in seconds is honoured") {
+    CHECK(ParseRetryAfter("3").value().count() == 3);
+    CHECK_FALSE(ParseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT").has_value());
+    CHECK_FALSE(ParseRetryAfter("-1").has_value());
+  }
+
+  TEST_CASE("header values are found case-insensitively and trimmed") {
+    CHECK(HeaderValue("Content-Range: bytes 0-9/10\r\n", "content-range").value() ==
+          "bytes 0-9/10");
+    CHECK(HeaderValue("ETAG:\t\"abc\"\r\n", "etag").value() == "\"abc\"");
+    CHECK_FALSE(HeaderValue("Content-Length: 5\r\n", "content-range").has_value());
+    CHECK_FALSE(HeaderValue("X", "etag").has_value());
   }
 }
 
