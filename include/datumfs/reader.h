@@ -25,6 +25,7 @@
 #include "datumfs/fetch.h"
 #include "datumfs/status.h"
 #include "datumfs/tree.h"
+#include "datumfs/url_refresher.h"
 
 namespace datumfs {
 
@@ -47,8 +48,10 @@ struct FillState;
 
 class Reader {
  public:
-  // `cache` may be null (no persistent cache); it must outlive the reader.
-  Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, const ReaderOptions& options);
+  // `cache` may be null (no persistent cache), and `refresher` too (URLs are used as they are);
+  // both must outlive the reader.
+  Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresher* refresher,
+         const ReaderOptions& options);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
@@ -71,6 +74,12 @@ class Reader {
   // Copies the cached parts of the range (everything but `gaps`) into fill.buffer.
   bool CopyCached(FillState& fill, const std::vector<ByteRange>& gaps);
   void FetchParts(const std::shared_ptr<FillState>& fill);
+  // Fetches one part with the newest URL; once more with a fresh one if the store refuses it.
+  void FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part, bool after_refusal,
+                 const std::string& refused_url);
+  void PartDone(const std::shared_ptr<FillState>& fill, ByteRange part, const Status& status,
+                const std::string& body);
+  FileUrl UrlOf(NodeId node) const;
   void FinishFill(const std::shared_ptr<FillState>& fill);
   void WaitLoop();
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
@@ -85,6 +94,7 @@ class Reader {
   const Tree& tree_;
   Fetcher& fetcher_;
   BlockCache* cache_;
+  UrlRefresher* refresher_;
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
   std::vector<Wait> waits_;  // guarded by wait_mu_: ranges others are fetching

@@ -50,7 +50,8 @@ std::unique_ptr<BlockCache> OpenCache(const CacheOptions& options) {
 
 // Everything after the mount: cache, fetcher, reader, serving. Returns the exit status.
 int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_options,
-          const Tree& tree, std::unique_ptr<FuseMount> mount, int notify_fd) {
+          const ApiConfig& api, const Tree& tree, std::unique_ptr<FuseMount> mount,
+          int notify_fd) {
   std::unique_ptr<BlockCache> cache = cache_options ? OpenCache(*cache_options) : nullptr;
   FetchOptions fetch_options;
   fetch_options.stall_time =
@@ -64,7 +65,11 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
   reader_options.read_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(args.read_timeout_seconds * 1000));
   reader_options.mountpoint = args.mountpoint;
-  Reader reader(tree, *fetcher.value(), cache.get(), reader_options);
+  RefreshOptions refresh_options;
+  refresh_options.margin =
+      std::chrono::seconds(static_cast<int64_t>(args.refresh_margin_seconds));
+  UrlRefresher refresher(InputRequestApi{api.method, api.url, api.headers}, refresh_options);
+  Reader reader(tree, *fetcher.value(), cache.get(), &refresher, reader_options);
   bool ready = false;
   Status served = mount->Serve(reader, [&] {
     ready = true;
@@ -72,8 +77,11 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
                  tree.node_count() - 1);
     if (notify_fd >= 0) NotifyReady(notify_fd);
   });
-  reader.Stop();            // no more fetches started from waits
-  fetcher.value().reset();  // completes pending reads before the session goes away
+  // Stop everything that could start a fetch, then the fetcher (its pending reads complete
+  // while the session still exists), then the session, then the cache.
+  reader.Stop();
+  refresher.Stop();
+  fetcher.value().reset();
   mount.reset();            // unmounts
   cache.reset();            // writes the last access times
   if (!served.ok()) {
@@ -111,6 +119,11 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
                   "seconds a transfer may move under 1 KiB/s before it is retried")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--refresh-margin", a.refresh_margin_seconds,
+                  "refresh a pre-signed URL through api.json's input_request this many seconds "
+                  "before it expires")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--log-level", a.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -173,7 +186,7 @@ int RunMount(const MountArgs& args) {
     if (notify_fd < 0) return Fail(kExitFailure, ErrnoStatus("fork", errno).message());
     LogToSyslog(args.log_level);
   }
-  return Serve(args, cache, tree.value(), std::move(mount.value()), notify_fd);
+  return Serve(args, cache, api.value(), tree.value(), std::move(mount.value()), notify_fd);
 }
 
 }  // namespace datumfs

@@ -23,6 +23,7 @@ struct MountArgs {
   std::vector<std::string> fuse_options;
   double read_timeout_seconds = 30;
   double stall_timeout_seconds = 10;
+  double refresh_margin_seconds = 60;
   std::string log_level = "info";
 };
 

@@ -96,24 +96,48 @@ void Reader::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<R
 void Reader::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
   fill->pending = fill->parts.size();
   if (fill->buffer.empty()) fill->buffer.assign(fill->range->range.length, '\0');
-  for (const ByteRange& part : fill->parts) {
+  for (const ByteRange& part : fill->parts) FetchPart(fill, part, false, "");
+}
+
+FileUrl Reader::UrlOf(NodeId node) const {
+  RemoteFileInfo info = tree_.remote(node);
+  const Input& input = tree_.inputs()[info.input_index];
+  std::string path = tree_.Path(node);
+  return FileUrl{input.input_id, input.name, path.substr(input.name.size() + 1),
+                 std::string(info.url)};
+}
+
+void Reader::FetchPart(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
+                       bool after_refusal, const std::string& refused_url) {
+  auto submit = [this, fill, part, after_refusal](const Status& resolved, const std::string& url) {
+    if (!resolved.ok()) return PartDone(fill, part, resolved, "");
     RangeRequest request;
-    request.url = std::string(tree_.remote(fill->file->node_).url);
+    request.url = url;
     request.offset = part.offset;
     request.length = part.length;
     request.object_size = tree_.size(fill->file->node_);
     request.deadline = fill->deadline;
-    fetcher_.Submit(std::move(request), [this, fill, part](const Status& status,
-                                                           std::string&& body) {
-      std::lock_guard<std::mutex> lock(fill->mu);
-      if (status.ok()) {
-        fill->buffer.replace(part.offset - fill->range->range.offset, part.length, body);
-      } else if (fill->status.ok()) {
-        fill->status = status;
+    fetcher_.Submit(std::move(request), [this, fill, part, after_refusal, url](
+                                            const Status& status, std::string&& body) {
+      if (status.errno_value() == EACCES && refresher_ && !after_refusal) {
+        return FetchPart(fill, part, true, url);  // expired or revoked: once with a fresh URL
       }
-      if (--fill->pending == 0) FinishFill(fill);
+      PartDone(fill, part, status, body);
     });
+  };
+  if (!refresher_) return submit(Status(), std::string(tree_.remote(fill->file->node_).url));
+  refresher_->Resolve(UrlOf(fill->file->node_), after_refusal ? &refused_url : nullptr, submit);
+}
+
+void Reader::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
+                      const Status& status, const std::string& body) {
+  std::lock_guard<std::mutex> lock(fill->mu);
+  if (status.ok()) {
+    fill->buffer.replace(part.offset - fill->range->range.offset, part.length, body);
+  } else if (fill->status.ok()) {
+    fill->status = status;
   }
+  if (--fill->pending == 0) FinishFill(fill);
 }
 
 // REQUIRES: fill->mu held, every part done.

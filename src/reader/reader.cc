@@ -11,9 +11,9 @@
 
 namespace datumfs {
 
-Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache,
+Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresher* refresher,
                const ReaderOptions& options)
-    : tree_(tree), fetcher_(fetcher), cache_(cache), options_(options) {
+    : tree_(tree), fetcher_(fetcher), cache_(cache), refresher_(refresher), options_(options) {
   if (cache_) waiter_ = std::thread([this] { WaitLoop(); });
 }
 

@@ -133,3 +133,41 @@ TEST_SUITE("fetch") {
 }
 
 }  // namespace datumfs
+
+#include "fetch/url_expiry.h"
+
+namespace datumfs {
+
+TEST_SUITE("fetch") {
+  TEST_CASE("expiry is read from every store's signed URL") {
+    // 2026-11-25T00:00:00Z is 1795564800.
+    CHECK(UrlExpiresAt("https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                       "&X-Amz-Date=20261125T000000Z&X-Amz-Expires=3600&X-Amz-Signature=ab")
+              .value() == 1795564800 + 3600);
+    CHECK(UrlExpiresAt("https://b.s3.amazonaws.com/k?AWSAccessKeyId=A&Expires=1795568400"
+                       "&Signature=x%2By")
+              .value() == 1795568400);
+    CHECK(UrlExpiresAt("https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+                       "&X-Goog-Date=20261125T000000Z&X-Goog-Expires=900&X-Goog-Signature=1")
+              .value() == 1795564800 + 900);
+    CHECK(UrlExpiresAt("https://a.blob.core.windows.net/c/b?sv=2021-08-06&se=2026-11-25T01%3A00"
+                       "%3A00Z&sr=b&sp=r&sig=abc%3D")
+              .value() == 1795564800 + 3600);
+    CHECK(UrlExpiresAt("https://swift/v1/AUTH_a/c/o?temp_url_sig=da39&temp_url_expires="
+                       "1795568400")
+              .value() == 1795568400);
+    CHECK(UrlExpiresAt("http://127.0.0.1:8080/data/x?md5=abc&expires=1795568400").value() ==
+          1795568400);
+    CHECK_FALSE(UrlExpiresAt("https://public.example.com/data.csv").has_value());
+    CHECK_FALSE(UrlExpiresAt("https://x/y?X-Amz-Date=garbage&X-Amz-Expires=1").has_value());
+  }
+
+  TEST_CASE("query parameters are percent-decoded") {
+    CHECK(QueryParam("http://h/p?a=1&b=x%2Fy&c", "b").value() == "x/y");
+    CHECK(QueryParam("http://h/p?a=1&b=x%2Fy&c", "c").value().empty());
+    CHECK_FALSE(QueryParam("http://h/p?a=1", "z").has_value());
+    CHECK_FALSE(QueryParam("http://h/p", "a").has_value());
+  }
+}
+
+}  // namespace datumfs
