@@ -37,8 +37,11 @@ struct Transfer {
   // This attempt's response.
   std::string content_range;
   std::string retry_after;
+  std::string etag;
   bool overflow = false;  // the server sent more than asked for
   Clock::time_point last_progress;  // when bytes last arrived (or the attempt began)
+  curl_slist* headers = nullptr;    // this attempt's request headers
+  ~Transfer() { curl_slist_free_all(headers); }
 
   // What this attempt asks for: the part of the request not received yet.
   RangeRequest Remaining() const {
@@ -67,9 +70,11 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   if (line.substr(0, 5) == "HTTP/") {  // a new response (redirects): forget the last one's
     t->content_range.clear();
     t->retry_after.clear();
+    t->etag.clear();
   }
   if (auto v = HeaderValue(line, "content-range")) t->content_range = std::string(*v);
   if (auto v = HeaderValue(line, "retry-after")) t->retry_after = std::string(*v);
+  if (auto v = HeaderValue(line, "etag")) t->etag = std::string(*v);
   return size * n;
 }
 
@@ -114,6 +119,9 @@ class CurlFetcher final : public Fetcher {
   std::deque<std::unique_ptr<Transfer>> queue_;
   bool stopping_ = false;
   std::set<CURL*> running_;                                   // fetch thread only
+  // The ETag each object (by URL without its query) first answered with: later requests send
+  // If-Match, so a replaced object is an error, never a mix of two versions.
+  std::map<std::string, std::string> etags_;                  // fetch thread only
   std::multimap<Clock::time_point, std::unique_ptr<Transfer>> delayed_;  // fetch thread only
   std::mt19937_64 random_{std::random_device{}()};            // fetch thread only
   std::atomic<uint64_t> requests_{0}, bytes_{0}, errors_{0}, retries_{0};
@@ -187,6 +195,12 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_time.count()));
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "datumfs/" DATUMFS_VERSION);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+  curl_slist* headers = nullptr;
+  if (auto it = etags_.find(RedactUrl(r.url)); it != etags_.end()) {
+    headers = curl_slist_append(headers, ("If-Match: " + it->second).c_str());
+  }
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+  t->headers = headers;
   t->body.reserve(t->request.length);
   curl_multi_add_handle(multi_, easy);
   running_.insert(easy);
@@ -231,6 +245,17 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
   }
   RangeRequest r = t.Remaining();
   Status s = CheckRangeResponse(r, http_status, t.content_range, t.body.size() - t.attempt_start);
+  if (s.errno_value() == ESTALE) {
+    t.last_error = s.message();
+    return FetchError::kReplaced;
+  }
+  if (s.ok() && !t.etag.empty()) {
+    auto [it, first] = etags_.emplace(what, t.etag);
+    if (!first && it->second != t.etag) {
+      t.last_error = what + ": the object was replaced (ETag " + it->second + ", now " + t.etag + ")";
+      return FetchError::kReplaced;
+    }
+  }
   if (s.ok()) return FetchError::kNone;
   t.last_error = s.message();
   bool http_error = http_status != 200 && http_status != 206;
@@ -246,6 +271,8 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   long http_status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
   curl_easy_cleanup(easy);
+  curl_slist_free_all(t->headers);
+  t->headers = nullptr;
   bytes_ += t->body.size() - t->attempt_start;
   FetchError error = Judge(*t, result, http_status);
   if (error == FetchError::kNone) {
@@ -254,6 +281,7 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   }
   // Keep what arrived intact (a cut-short 206 of the right range); drop anything else.
   if (!HeadersFit(*t, http_status)) t->body.resize(t->attempt_start);
+  if (error == FetchError::kReplaced) t->body.clear();  // none of it can be trusted now
   if (!IsRetryable(error) || t->attempt + 1 >= options_.max_attempts) {
     return Fail(std::move(t), error);
   }

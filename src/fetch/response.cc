@@ -53,14 +53,18 @@ Status CheckRangeResponse(const RangeRequest& request, long http_status,
       return bad("HTTP 206 for another range (Content-Range \"" + std::string(content_range) +
                  "\")");
     }
-    if (total_known && total != request.object_size) {
-      return bad("object is " + std::to_string(total) + " bytes, the manifest says " +
-                 std::to_string(request.object_size));
+    if (total_known && total != request.object_size) {  // another object than the manifest's
+      return Status::Errno(ESTALE, what, "object is " + std::to_string(total) +
+                                             " bytes, the manifest says " +
+                                             std::to_string(request.object_size));
     }
   } else {
     Status s = bad("HTTP " + std::to_string(http_status));
     if (http_status == 400 || http_status == 401 || http_status == 403) {
       return Status::Errno(EACCES, s.message());
+    }
+    if (http_status == 412) {
+      return Status::Errno(ESTALE, what, "the object was replaced (HTTP 412 to If-Match)");
     }
     return s;
   }

@@ -27,6 +27,13 @@ std::string Why(long status, std::string_view range, uint64_t body,
   return s.message();
 }
 
+std::string Stale(long status, std::string_view range, uint64_t body) {
+  Status s = CheckRangeResponse(Req(100, 50, 1000), status, range, body);
+  REQUIRE(s.errno_value() == ESTALE);
+  CHECK(s.message().find("SECRET") == std::string::npos);
+  return s.message();
+}
+
 }  // namespace
 
 TEST_SUITE("fetch") {
@@ -50,8 +57,10 @@ TEST_SUITE("fetch") {
           "\"\"");
     CHECK(Why(206, "bytes 100-149", 50).find("malformed") != std::string::npos);
     CHECK(Why(206, "items 100-149/1000", 50).find("malformed") != std::string::npos);
-    CHECK(Why(206, "bytes 100-149/999", 50) ==
+    CHECK(Stale(206, "bytes 100-149/999", 50) ==
           "http://store/data/x bytes 100-149: object is 999 bytes, the manifest says 1000");
+    CHECK(Stale(412, "", 0) ==
+          "http://store/data/x bytes 100-149: the object was replaced (HTTP 412 to If-Match)");
   }
 
   TEST_CASE("a short or long body is refused") {

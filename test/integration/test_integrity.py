@@ -1,0 +1,47 @@
+"""A replaced object is an error, never a mix of two versions."""
+
+import errno
+import os
+import random
+import time
+
+import pytest
+
+from store import write_inputs
+
+MiB = 1 << 20
+
+
+def test_an_object_replaced_mid_read_gives_eio_not_mixed_bytes(tmp_path, mounts, store):
+    rng = random.Random(61)
+    old = rng.randbytes(8 * MiB)
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, {"ds": [("obj.bin", old), ("other.txt", b"fine\n")]})
+    mnt = mounts.mount(inputs, args=["--read-timeout", "3"])
+    fd = os.open(os.path.join(mnt, "ds/obj.bin"), os.O_RDONLY)
+    try:
+        assert os.pread(fd, 4096, 0) == old[:4096]  # the first response records the ETag
+        time.sleep(1.1)  # nginx's ETag holds the mtime in seconds
+        path = os.path.join(store.root, "ds/obj.bin")
+        with open(path, "wb") as f:
+            f.write(rng.randbytes(8 * MiB))  # same size, other bytes
+        before = store.mark()
+        with pytest.raises(OSError) as e:
+            os.pread(fd, 4096, 6 * MiB)
+        assert e.value.errno == errno.EIO
+        assert [r["status"] for r in store.requests(since=before)] == [412]
+    finally:
+        os.close(fd)
+    assert open(os.path.join(mnt, "ds/other.txt"), "rb").read() == b"fine\n"
+
+
+def test_an_object_of_another_size_gives_eio(tmp_path, mounts, store):
+    data = random.Random(62).randbytes(100_000)
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, {"ds": [("obj.bin", data)]})
+    with open(os.path.join(store.root, "ds/obj.bin"), "ab") as f:
+        f.write(b"more")  # the store's object is no longer the manifest's
+    mnt = mounts.mount(inputs, args=["--read-timeout", "3"])
+    with pytest.raises(OSError) as e:
+        open(os.path.join(mnt, "ds/obj.bin"), "rb").read()
+    assert e.value.errno == errno.EIO
