@@ -73,6 +73,9 @@ class BlockCache {
   // Stores bytes [offset, offset + bytes.size()) of `key`; parts already cached are skipped.
   // Evicts first when over the limits; on a full disk evicts and retries once, then gives up.
   virtual void Insert(std::string_view key, uint64_t offset, std::string_view bytes) = 0;
+  // Drops every extent of `key` (those being read are skipped).
+  virtual void DropObject(std::string_view key) = 0;
+
   // Claims `ranges` of `key` for fetching by this process, so that other processes (and other
   // readers in this one) wait for the bytes to arrive in the cache instead of fetching them
   // too. False if someone else is fetching any of them. A claim lasts `ttl_seconds` at most,

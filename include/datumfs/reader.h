@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 #include <cstdint>
@@ -82,6 +83,10 @@ class Reader {
   FileUrl UrlOf(NodeId node) const;
   void FinishFill(const std::shared_ptr<FillState>& fill);
   void WaitLoop();
+  // Once a file is wholly cached, checks it against the checksum inputs.json gave (on the
+  // wait thread); a mismatch is logged loudly and the file's cached extents are dropped.
+  void MaybeQueueVerify(NodeId node, const std::string& key);
+  void Verify(NodeId node, const std::string& key);
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                 const Status& status, std::string&& data);
 
@@ -99,6 +104,8 @@ class Reader {
   std::condition_variable wait_cv_;
   std::vector<Wait> waits_;  // guarded by wait_mu_: ranges others are fetching
   bool stopping_ = false;    // guarded by wait_mu_
+  std::vector<std::pair<NodeId, std::string>> to_verify_;  // guarded by wait_mu_
+  std::set<NodeId> verify_started_;                        // guarded by wait_mu_
   std::thread waiter_;
   const ReaderOptions options_;
 };

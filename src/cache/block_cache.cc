@@ -75,6 +75,7 @@ class DiskCache final : public BlockCache {
   bool Claim(std::string_view key, const std::vector<ByteRange>& ranges,
              uint64_t ttl_seconds) override;
   void Release(std::string_view key, const std::vector<ByteRange>& ranges) override;
+  void DropObject(std::string_view key) override;
   Result<VerifyReport> Verify() override;
 
  private:
@@ -325,6 +326,12 @@ bool DiskCache::Claim(std::string_view key, const std::vector<ByteRange>& ranges
   Result<bool> claimed = index_->ClaimAll(
       key, ranges, me, [&](const LmdbIndex::Claim& c) { return ClaimIsLive(c, me, now); });
   return !claimed || claimed.value();  // an index that fails: fetch rather than wait
+}
+
+void DiskCache::DropObject(std::string_view key) {
+  Result<std::vector<Extent>> extents = index_->Overlapping(key, ByteRange{0, UINT64_MAX / 2});
+  if (!extents) return;
+  for (const Extent& e : extents.value()) Drop(key, e);
 }
 
 void DiskCache::Release(std::string_view key, const std::vector<ByteRange>& ranges) {

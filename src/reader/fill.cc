@@ -153,6 +153,7 @@ void Reader::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
         std::string_view bytes(fill->range->data);
         cache_->Insert(key, part.offset, bytes.substr(part.offset - want.offset, part.length));
       }
+      MaybeQueueVerify(fill->file->node_, key);
     }
   }
   if (fill->claimed) cache_->Release(key, fill->parts);
@@ -166,8 +167,11 @@ void Reader::WaitLoop() {
     wait_cv_.wait_for(lock, std::chrono::milliseconds(10));
     std::vector<Wait> waits;
     waits.swap(waits_);
+    std::vector<std::pair<NodeId, std::string>> verify;
+    verify.swap(to_verify_);
     lock.unlock();
     for (Wait& w : waits) Fill(w.file, w.range, w.deadline);
+    for (auto& [node, key] : verify) Verify(node, key);
     lock.lock();
   }
 }

@@ -45,3 +45,26 @@ def test_an_object_of_another_size_gives_eio(tmp_path, mounts, store):
     with pytest.raises(OSError) as e:
         open(os.path.join(mnt, "ds/obj.bin"), "rb").read()
     assert e.value.errno == errno.EIO
+
+
+def test_a_checksum_mismatch_drops_the_cached_file(tmp_path, mounts, store):
+    import json
+    rng = random.Random(63)
+    good, bad = rng.randbytes(3 * MiB), rng.randbytes(3 * MiB)
+    inputs = tmp_path / "inputs.json"
+    doc = write_inputs(inputs, store, {"ds": [("good.bin", good), ("bad.bin", bad)]})
+    for f in doc["ds"]["files"]:
+        if f["name"] == "bad.bin":
+            f["checksums"] = {"sha256": "0" * 64}  # not what the store holds
+    inputs.write_text(json.dumps(doc))
+    mnt = mounts.mount(inputs)
+    for name, data in (("good.bin", good), ("bad.bin", bad)):
+        assert open(os.path.join(mnt, "ds", name), "rb").read() == data
+    time.sleep(0.5)  # the check runs in the background, once the file is whole
+    mounts.cleanup()
+    mnt = mounts.mount(inputs)
+    before = store.mark()
+    assert open(os.path.join(mnt, "ds/good.bin"), "rb").read() == good
+    assert store.requests(since=before) == []  # kept: its checksum matched
+    assert open(os.path.join(mnt, "ds/bad.bin"), "rb").read() == bad
+    assert store.bytes_sent(since=before) == len(bad)  # dropped: fetched again

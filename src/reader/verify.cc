@@ -1,0 +1,86 @@
+// Whole-file checks against the checksums of inputs.json (sha256, else sha1, else md5).
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+#include "reader/internal.h"
+
+namespace datumfs {
+namespace {
+
+const EVP_MD* Digest(ChecksumType type) {
+  switch (type) {
+    case ChecksumType::kSha256: return EVP_sha256();
+    case ChecksumType::kSha1: return EVP_sha1();
+    case ChecksumType::kMd5: return EVP_md5();
+    default: return nullptr;
+  }
+}
+
+const char* Name(ChecksumType type) {
+  switch (type) {
+    case ChecksumType::kSha256: return "sha256";
+    case ChecksumType::kSha1: return "sha1";
+    default: return "md5";
+  }
+}
+
+std::string Hex(const unsigned char* p, unsigned n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out += kHex[p[i] >> 4];
+    out += kHex[p[i] & 15];
+  }
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+void Reader::MaybeQueueVerify(NodeId node, const std::string& key) {
+  if (tree_.remote(node).checksum_type == ChecksumType::kNone) return;
+  {
+    std::lock_guard<std::mutex> lock(wait_mu_);
+    if (stopping_ || verify_started_.count(node)) return;
+  }
+  if (!cache_->Missing(key, ByteRange{0, tree_.size(node)}).empty()) return;
+  std::lock_guard<std::mutex> lock(wait_mu_);
+  if (verify_started_.insert(node).second) to_verify_.emplace_back(node, key);
+}
+
+void Reader::Verify(NodeId node, const std::string& key) {
+  RemoteFileInfo info = tree_.remote(node);
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), Digest(info.checksum_type), nullptr);
+  const uint64_t size = tree_.size(node), chunk = 8 << 20;
+  for (uint64_t off = 0; off < size; off += chunk) {
+    std::optional<std::string> bytes = cache_->Read(key, ByteRange{off, std::min(chunk, size - off)});
+    if (!bytes) {  // evicted meanwhile: check again when it is whole again
+      std::lock_guard<std::mutex> lock(wait_mu_);
+      verify_started_.erase(node);
+      return;
+    }
+    EVP_DigestUpdate(ctx.get(), bytes->data(), bytes->size());
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &n);
+  std::string got = Hex(digest, n), want = Lower(info.checksum);
+  std::string name = options_.mountpoint + "/" + tree_.Path(node);
+  if (got == want) {
+    spdlog::debug("{}: {} sum: {} (checked)", name, Name(info.checksum_type), got);
+    return;
+  }
+  spdlog::error("{}: {} MISMATCH: inputs.json says {}, the bytes read hash to {}; its cached "
+                "bytes are dropped", name, Name(info.checksum_type), want, got);
+  cache_->DropObject(key);
+}
+
+}  // namespace datumfs
