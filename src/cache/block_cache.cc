@@ -22,6 +22,7 @@
 #include "cache/lmdb_index.h"
 #include "datumfs/cache.h"
 #include "datumfs/crc32c.h"
+#include "datumfs/hex.h"
 #include "datumfs/redact.h"
 
 namespace datumfs {
@@ -35,13 +36,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<char*>(digest), length));
 }
 
 bool SafeFileName(std::string_view s) {

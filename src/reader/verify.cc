@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "datumfs/hex.h"
 #include "reader/internal.h"
 
 namespace datumfs {
@@ -24,16 +25,6 @@ const char* Name(ChecksumType type) {
     case ChecksumType::kSha1: return "sha1";
     default: return "md5";
   }
-}
-
-std::string Hex(const unsigned char* p, unsigned n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += kHex[p[i] >> 4];
-    out += kHex[p[i] & 15];
-  }
-  return out;
 }
 
 std::string Lower(std::string_view s) {
@@ -72,7 +63,7 @@ void Reader::Verify(NodeId node, const std::string& key) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned n = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &n);
-  std::string got = Hex(digest, n), want = Lower(info.checksum);
+  std::string got = HexEncode(std::string_view(reinterpret_cast<char*>(digest), n)), want = Lower(info.checksum);
   std::string name = options_.mountpoint + "/" + tree_.Path(node);
   if (got == want) {
     spdlog::debug("{}: {} sum: {} (checked)", name, Name(info.checksum_type), got);

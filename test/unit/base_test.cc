@@ -112,3 +112,14 @@ TEST_SUITE("base") {
 }
 
 }  // namespace datumfs
+
+#include "datumfs/hex.h"
+
+namespace datumfs {
+TEST_SUITE("base") {
+  TEST_CASE("hex is lower case, two digits a byte") {
+    CHECK(HexEncode(std::string_view("\x00\xab\x0f", 3)) == "00ab0f");
+    CHECK(HexEncode("").empty());
+  }
+}
+}  // namespace datumfs
