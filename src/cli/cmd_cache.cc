@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "cli/cache_options.h"
 #include "cli/exit_codes.h"
 #include "datumfs/cache.h"
 #include "datumfs/units.h"
@@ -12,19 +13,9 @@ namespace datumfs {
 namespace {
 
 Result<std::unique_ptr<BlockCache>> OpenFromArgs(const CacheArgs& a) {
-  CacheOptions o;
-  o.dir = a.cache_dir;
-  if (!a.cache_max.empty()) {
-    Result<uint64_t> max = ParseSize(a.cache_max);
-    if (!max) return Status::Errno(EINVAL, "--cache-max " + max.error().message());
-    o.max_bytes = max.value();
-  }
-  if (!a.min_free.empty()) {
-    Result<SizeOrPercent> min_free = ParseSizeOrPercent(a.min_free);
-    if (!min_free) return Status::Errno(EINVAL, "--min-free " + min_free.error().message());
-    o.min_free = min_free.value();
-  }
-  return BlockCache::Open(o);
+  Result<CacheOptions> o = ParseCacheOptions(a.cache_dir, a.cache_max, a.min_free);
+  if (!o) return o.error();
+  return BlockCache::Open(o.value());
 }
 
 int Fail(const Status& s) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "cli/cache_options.h"
 #include "cli/exit_codes.h"
 #include "cli/logging.h"
 #include "datumfs/cache.h"
@@ -131,26 +132,10 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
   return cmd;
 }
 
-// The cache options from the command line; sizes that do not parse are usage errors.
-Result<CacheOptions> CacheOptionsFrom(const MountArgs& args) {
-  CacheOptions o;
-  o.dir = args.cache_dir;
-  if (!args.cache_max.empty()) {
-    Result<uint64_t> max = ParseSize(args.cache_max);
-    if (!max) return Status::Errno(EINVAL, "--cache-max " + max.error().message());
-    o.max_bytes = max.value();
-  }
-  if (!args.min_free.empty()) {
-    Result<SizeOrPercent> min_free = ParseSizeOrPercent(args.min_free);
-    if (!min_free) return Status::Errno(EINVAL, "--min-free " + min_free.error().message());
-    o.min_free = min_free.value();
-  }
-  return o;
-}
-
 int RunMount(const MountArgs& args) {
   LogToStderr(args.log_level);
-  Result<CacheOptions> cache_options = CacheOptionsFrom(args);
+  Result<CacheOptions> cache_options =
+      ParseCacheOptions(args.cache_dir, args.cache_max, args.min_free);
   if (!cache_options) return Fail(kExitUsage, cache_options.error().message());
   Result<ApiConfig> api = LoadOptionalApi(args.api);
   if (!api) return Fail(kExitBadInput, api.error().message());
