@@ -33,8 +33,14 @@ namespace datumfs {
 struct ReaderOptions {
   // Every read returns data or an error within this time.
   std::chrono::milliseconds read_timeout{30000};
-  // Fetched ranges kept in memory per open file.
+  // Fetched ranges kept in memory per open file, besides those ahead of its reader.
   size_t ranges_per_file = 4;
+  // A sequential reader's read-ahead window grows up to this, in requests of part_size.
+  uint64_t max_readahead = 64 << 20;
+  uint64_t part_size = 8 << 20;
+  // Bytes of ranges in memory (fetched or in flight) across all open files past which no
+  // more read-ahead starts. Reads themselves always go.
+  uint64_t readahead_budget = 256 << 20;
   // Prefix for file names in log lines ("/valohai/inputs").
   std::string mountpoint;
 };
@@ -43,6 +49,8 @@ struct ReaderOptions {
 // than asked for means end of file.
 using ReadDone = std::function<void(const Status& status, std::string_view bytes)>;
 
+class ByteBudget;
+class CacheWriter;
 class OpenFile;
 struct Range;
 struct FillState;
@@ -62,12 +70,16 @@ class Reader {
 
   void Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size, ReadDone done);
 
-  // Stops waiting for ranges other processes are fetching (those reads fail with ECANCELED).
+  // Stops waiting for ranges other processes are fetching (those reads fail with ECANCELED)
+  // and writes what was fetched into the cache.
   // Call before the Fetcher or the cache is destroyed. Idempotent.
   void Stop();
 
  private:
   using Clock = std::chrono::steady_clock;
+  std::vector<std::shared_ptr<Range>> StartAhead(OpenFile& file, uint64_t read_end,
+                                                 uint64_t file_size);
+  void Prune(OpenFile& file, uint64_t offset);
   // Gets the bytes of a new range: from the cache, and what is missing from the store, unless
   // someone else is fetching it (then it waits for the cache).
   void Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
@@ -79,7 +91,7 @@ class Reader {
   void FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part, bool after_refusal,
                  const std::string& refused_url);
   void PartDone(const std::shared_ptr<FillState>& fill, ByteRange part, const Status& status,
-                const std::string& body);
+                std::string&& body);
   FileUrl UrlOf(NodeId node) const;
   void FinishFill(const std::shared_ptr<FillState>& fill);
   void WaitLoop();
@@ -100,6 +112,7 @@ class Reader {
   Fetcher& fetcher_;
   BlockCache* cache_;
   UrlRefresher* refresher_;
+  const std::shared_ptr<ByteBudget> budget_;
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
   std::vector<Wait> waits_;  // guarded by wait_mu_: ranges others are fetching
@@ -107,6 +120,7 @@ class Reader {
   std::vector<std::pair<NodeId, std::string>> to_verify_;  // guarded by wait_mu_
   std::set<NodeId> verify_started_;                        // guarded by wait_mu_
   std::thread waiter_;
+  std::unique_ptr<CacheWriter> writer_;  // when there is a cache
   const ReaderOptions options_;
 };
 

@@ -53,6 +53,10 @@ std::unique_ptr<BlockCache> OpenCache(const CacheOptions& options) {
 int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_options,
           const ApiConfig& api, const Tree& tree, std::unique_ptr<FuseMount> mount,
           int notify_fd) {
+  // Range buffers are megabytes each and come and go all the time. A fixed mmap threshold
+  // keeps them out of the heap arenas (glibc otherwise raises the threshold after the first
+  // free, and freed buffers then stay resident), so RSS follows the read-ahead budget.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   std::unique_ptr<BlockCache> cache = cache_options ? OpenCache(*cache_options) : nullptr;
   FetchOptions fetch_options;
   fetch_options.stall_time =

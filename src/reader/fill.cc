@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "reader/cache_writer.h"
 #include "reader/internal.h"
 
 namespace datumfs {
@@ -40,6 +41,7 @@ std::vector<ByteRange> Coalesce(const std::vector<ByteRange>& ranges, uint64_t g
 
 bool Reader::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
   ByteRange want = fill.range->range;
+  fill.buffer.assign(want.length, '\0');
   for (const ByteRange& part : Complement(want, gaps)) {
     std::optional<std::string> bytes = cache_->Read(fill.file->key_, part);
     if (!bytes) return false;  // evicted since we looked
@@ -62,14 +64,13 @@ void Reader::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<R
   if (std::optional<std::string> cached = cache_->Read(file->key_, want)) {
     return Complete(file, range, Status(), std::move(*cached));  // no network at all
   }
-  fill->buffer.assign(want.length, '\0');
   const std::vector<ByteRange> missing = cache_->Missing(file->key_, want);
   // The cache changes under us as other readers fill it: when it has moved on since the first
   // look, look again (a few times; each time round more of the range is cached).
   const bool retry = attempt < 3;
   if (missing.empty() && retry) return Fill(file, range, deadline, attempt + 1);
   std::vector<ByteRange> gaps = missing;
-  if (gaps.empty() || !CopyCached(*fill, gaps)) {
+  if (gaps.empty() || (gaps != std::vector<ByteRange>{want} && !CopyCached(*fill, gaps))) {
     spdlog::debug("{}: cached parts of {}-{} went away; fetching it all", file->key_, want.offset,
                   want.end());
     gaps = {want};
@@ -95,7 +96,9 @@ void Reader::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<R
 
 void Reader::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
   fill->pending = fill->parts.size();
-  if (fill->buffer.empty()) fill->buffer.assign(fill->range->range.length, '\0');
+  // A part that is the whole range becomes the buffer as it is; others are copied into one.
+  bool whole = fill->parts.size() == 1 && fill->parts[0] == fill->range->range;
+  if (fill->buffer.empty() && !whole) fill->buffer.assign(fill->range->range.length, '\0');
   for (const ByteRange& part : fill->parts) FetchPart(fill, part, false, "");
 }
 
@@ -122,7 +125,7 @@ void Reader::FetchPart(const std::shared_ptr<datumfs::FillState>& fill, ByteRang
       if (status.errno_value() == EACCES && refresher_ && !after_refusal) {
         return FetchPart(fill, part, true, url);  // expired or revoked: once with a fresh URL
       }
-      PartDone(fill, part, status, body);
+      PartDone(fill, part, status, std::move(body));
     });
   };
   if (!refresher_) return submit(Status(), std::string(tree_.remote(fill->file->node_).url));
@@ -130,9 +133,11 @@ void Reader::FetchPart(const std::shared_ptr<datumfs::FillState>& fill, ByteRang
 }
 
 void Reader::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
-                      const Status& status, const std::string& body) {
+                      const Status& status, std::string&& body) {
   std::lock_guard<std::mutex> lock(fill->mu);
-  if (status.ok()) {
+  if (status.ok() && part == fill->range->range) {
+    fill->buffer = std::move(body);
+  } else if (status.ok()) {
     fill->buffer.replace(part.offset - fill->range->range.offset, part.length, body);
   } else if (fill->status.ok()) {
     fill->status = status;
@@ -145,18 +150,16 @@ void Reader::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
   const std::string& key = fill->file->key_;
   if (!fill->status.ok()) {
     Complete(fill->file, fill->range, fill->status, {});
-  } else {
-    Complete(fill->file, fill->range, Status(), std::move(fill->buffer));
-    if (cache_) {  // after the replies; the range's bytes are immutable now
-      const ByteRange want = fill->range->range;
-      for (const ByteRange& part : fill->parts) {
-        std::string_view bytes(fill->range->data);
-        cache_->Insert(key, part.offset, bytes.substr(part.offset - want.offset, part.length));
-      }
-      MaybeQueueVerify(fill->file->node_, key);
-    }
+    if (fill->claimed) cache_->Release(key, fill->parts);
+    return;
   }
-  if (fill->claimed) cache_->Release(key, fill->parts);
+  Complete(fill->file, fill->range, Status(), std::move(fill->buffer));
+  if (!cache_) return;
+  // After the replies; the range's bytes are immutable now. The claims are released only once
+  // the bytes are in the cache, so that nobody fetches them again meanwhile.
+  NodeId node = fill->file->node_;
+  writer_->Submit(CacheWrite{key, fill->range, fill->parts, fill->claimed,
+                             [this, node, key] { MaybeQueueVerify(node, key); }});
 }
 
 // Every 10 ms, ranges that others were fetching are tried again: by then the bytes are
@@ -186,6 +189,7 @@ void Reader::Stop() {
   }
   wait_cv_.notify_all();
   if (waiter_.joinable()) waiter_.join();
+  if (writer_) writer_->Stop();  // what was fetched goes into the cache before it closes
   for (Wait& w : waits) Complete(w.file, w.range, Status::Errno(ECANCELED, "unmounting"), {});
 }
 

@@ -3,6 +3,7 @@
 #ifndef DATUMFS_READER_INTERNAL_H_
 #define DATUMFS_READER_INTERNAL_H_
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -21,9 +22,39 @@ struct Waiter {
   ReadDone done;
 };
 
-// One fetched (or being fetched) range of a file. Immutable once `ready`.
+// Bytes the reader holds in memory for ranges, fetched or being fetched, across every open
+// file. Read-ahead is started only while they are under the limit; reads themselves always go.
+class ByteBudget {
+ public:
+  explicit ByteBudget(uint64_t limit) : limit_(limit) {}
+  uint64_t Available() const {
+    uint64_t used = used_.load(std::memory_order_relaxed);
+    return used < limit_ ? limit_ - used : 0;
+  }
+  void Charge(uint64_t n) { used_.fetch_add(n, std::memory_order_relaxed); }
+  void Refund(uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+
+  // Held while deciding on read-ahead and charging for it, so that files streaming at once
+  // do not each spend the same free bytes.
+  std::mutex mu;
+
+ private:
+  const uint64_t limit_;
+  std::atomic<uint64_t> used_{0};
+};
+
+// One fetched (or being fetched) range of a file. Immutable once `ready`. Its bytes count
+// against the budget for as long as it lives.
 struct Range {
-  ByteRange range;
+  Range(ByteRange r, std::shared_ptr<ByteBudget> b) : range(r), budget(std::move(b)) {
+    budget->Charge(range.length);
+  }
+  ~Range() { budget->Refund(range.length); }
+  Range(const Range&) = delete;
+  Range& operator=(const Range&) = delete;
+
+  const ByteRange range;
+  const std::shared_ptr<ByteBudget> budget;
   bool ready = false;  // guarded by the file's mu_
   std::string data;
   std::vector<Waiter> waiters;  // guarded by the file's mu_

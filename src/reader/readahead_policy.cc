@@ -4,29 +4,59 @@
 
 namespace datumfs {
 
+void ReadaheadPolicy::Reset() {
+  run_ = 0;
+  run_bytes_ = 0;
+  window_ = 0;
+  ahead_end_ = 0;
+}
+
 void ReadaheadPolicy::Observe(uint64_t offset, uint64_t size) {
   uint64_t distance = offset > expected_ ? offset - expected_ : expected_ - offset;
   if (seen_ && distance <= options_.reorder_slack) {
     ++run_;
+    run_bytes_ += size;
     expected_ = std::max(expected_, offset + size);
   } else {
-    run_ = 0;
-    window_ = 0;
+    Reset();
+    run_bytes_ = size;
     expected_ = offset + size;
   }
   seen_ = true;
 }
 
-ByteRange ReadaheadPolicy::Plan(uint64_t offset, uint64_t size, uint64_t file_size) {
-  const uint64_t page = options_.page_size;
-  uint64_t start = offset / page * page;
-  uint64_t end = (offset + size + page - 1) / page * page;
+ByteRange ReadaheadPolicy::Demand(uint64_t offset, uint64_t size, uint64_t file_size) {
+  uint64_t start = offset / options_.page_size * options_.page_size;
+  uint64_t end = AlignUp(offset + size, options_.page_size);
   if (sequential()) {
-    window_ = window_ == 0 ? options_.initial_window : std::min(window_ * 2, options_.max_window);
-    end = std::max(end, start + window_);
+    end = AlignUp(offset + size, options_.align);
+    ahead_end_ = std::max(ahead_end_, std::min(end, file_size));
   }
   end = std::min(end, file_size);
   return ByteRange{start, end - start};
+}
+
+std::vector<ByteRange> ReadaheadPolicy::Ahead(uint64_t read_end, uint64_t file_size,
+                                              uint64_t budget) {
+  std::vector<ByteRange> parts;
+  if (!sequential()) return parts;
+  uint64_t from = std::max(ahead_end_, AlignUp(read_end, options_.align));
+  if (from >= file_size) return parts;
+  // Top the window up only once half of it is used, so that requests stay big.
+  if (window_ != 0 && from - read_end >= window_ / 2) return parts;
+  uint64_t window = window_ == 0 ? options_.initial_window
+                                 : std::min(window_ * 2, options_.max_window);
+  uint64_t to = std::min(read_end + window, file_size);
+  if (to > from && to - from > budget) to = (from + budget) / options_.page_size * options_.page_size;
+  if (to <= from) return parts;  // no budget left: try again on the next read
+  window_ = window;
+  for (uint64_t pos = from; pos < to;) {
+    uint64_t end = std::min(to, (pos / options_.part_size + 1) * options_.part_size);
+    parts.push_back(ByteRange{pos, end - pos});
+    pos = end;
+  }
+  ahead_end_ = to;
+  return parts;
 }
 
 }  // namespace datumfs

@@ -7,14 +7,23 @@
 #include <mutex>
 #include <vector>
 
+#include "reader/cache_writer.h"
 #include "reader/internal.h"
 
 namespace datumfs {
 
 Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresher* refresher,
                const ReaderOptions& options)
-    : tree_(tree), fetcher_(fetcher), cache_(cache), refresher_(refresher), options_(options) {
-  if (cache_) waiter_ = std::thread([this] { WaitLoop(); });
+    : tree_(tree),
+      fetcher_(fetcher),
+      cache_(cache),
+      refresher_(refresher),
+      budget_(std::make_shared<ByteBudget>(options.readahead_budget)),
+      options_(options) {
+  if (cache_) {
+    waiter_ = std::thread([this] { WaitLoop(); });
+    writer_ = std::make_unique<CacheWriter>(*cache_);
+  }
 }
 
 Reader::~Reader() { Stop(); }
@@ -25,7 +34,10 @@ std::shared_ptr<OpenFile> Reader::Open(NodeId node) {
     RemoteFileInfo info = tree_.remote(node);
     key = BlockCache::KeyFor(info.datum_id, info.url, tree_.size(node));
   }
-  return std::make_shared<OpenFile>(node, std::move(key), ReadaheadOptions());
+  ReadaheadOptions readahead;
+  readahead.max_window = std::max(options_.max_readahead, readahead.initial_window);
+  readahead.part_size = options_.part_size;
+  return std::make_shared<OpenFile>(node, std::move(key), readahead);
 }
 
 void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size,
@@ -36,8 +48,10 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
     return;
   }
   size = static_cast<size_t>(std::min<uint64_t>(size, file_size - offset));
-  std::shared_ptr<Range> range;
+  std::shared_ptr<Range> range;  // the one that serves this read
   bool hit = false;
+  bool fill = false;
+  std::vector<std::shared_ptr<Range>> ahead;
   {
     std::unique_lock<std::mutex> lock(file->mu_);
     if (file->failed_.offset < offset + size && offset < file->failed_.end() &&
@@ -52,24 +66,57 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
     }
     if (range && !range->ready) {
       range->waiters.push_back(Waiter{offset, size, std::move(done)});
-      return;
-    }
-    hit = range != nullptr;
-    if (!range) {
-      range = std::make_shared<Range>();
-      range->range = file->policy_.Plan(offset, size, file_size);
+    } else if (range) {
+      hit = true;
+    } else {
+      range = std::make_shared<Range>(file->policy_.Demand(offset, size, file_size), budget_);
       range->waiters.push_back(Waiter{offset, size, std::move(done)});
       file->ranges_.push_back(range);
-      while (file->ranges_.size() > options_.ranges_per_file && file->ranges_.front()->ready) {
-        file->ranges_.pop_front();
-      }
+      fill = true;
     }
+    ahead = StartAhead(*file, offset + size, file_size);
+    Prune(*file, offset);
   }
   if (hit) {  // ready ranges are immutable: reply without the lock
     range->Reply(Waiter{offset, size, std::move(done)});
-    return;
   }
-  Fill(file, range, std::chrono::steady_clock::now() + options_.read_timeout);
+  const Clock::time_point deadline = Clock::now() + options_.read_timeout;
+  if (fill) Fill(file, range, deadline);
+  for (const auto& r : ahead) Fill(file, r, deadline);
+}
+
+// REQUIRES: file.mu_ held.
+std::vector<std::shared_ptr<Range>> Reader::StartAhead(OpenFile& file, uint64_t read_end,
+                                                       uint64_t file_size) {
+  std::vector<std::shared_ptr<Range>> started;
+  {
+    std::lock_guard<std::mutex> lock(budget_->mu);
+    for (const ByteRange& part : file.policy_.Ahead(read_end, file_size, budget_->Available())) {
+      started.push_back(std::make_shared<Range>(part, budget_));
+    }
+  }
+  // Parts the cache holds already are read from it when asked for; nothing to fetch.
+  if (cache_) {
+    std::erase_if(started, [&](const auto& r) { return cache_->Missing(file.key_, r->range).empty(); });
+  }
+  file.ranges_.insert(file.ranges_.end(), started.begin(), started.end());
+  return started;
+}
+
+// Forgets ready ranges the reader has left behind, and all but the newest few of the others
+// that do not lie ahead of it. REQUIRES: file.mu_ held.
+void Reader::Prune(OpenFile& file, uint64_t offset) {
+  auto& rs = file.ranges_;
+  // A straggler from behind (kernel read-ahead reorders a little) finds them in the cache.
+  std::erase_if(rs, [&](const auto& r) { return r->ready && r->range.end() <= offset; });
+  size_t kept = 0;
+  for (auto it = rs.end(); it != rs.begin();) {
+    --it;
+    bool behind = (*it)->range.offset <= offset;
+    if ((*it)->ready && behind && ++kept > options_.ranges_per_file) {
+      it = rs.erase(it);
+    }
+  }
 }
 
 // Publishes the range's bytes (or forgets it on error) and replies to everyone waiting on it.

@@ -11,6 +11,8 @@ from store import Store
 
 DATUMFS = os.environ.get("DATUMFS_BIN") or shutil.which("datumfs")
 IN_CI = os.environ.get("CI") == "true"
+# True when the daemon was built with sanitizers (memory figures then mean nothing).
+SANITIZED = os.environ.get("DATUMFS_SANITIZE", "none") != "none"
 
 
 def require(condition, reason):

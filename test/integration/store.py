@@ -13,7 +13,8 @@ import subprocess
 import time
 
 SECRET = "datumfs-test-secret"
-LOG_FORMAT = '$request_method $uri $status $body_bytes_sent "$http_range" $connection'
+LOG_FORMAT = ('$request_method $uri $status $body_bytes_sent "$http_range" $connection '
+              '$msec $request_time')
 
 CONF = """
 daemon off;
@@ -40,6 +41,7 @@ http {{
       if ($secure_link = "") {{ return 403; }}
       if ($secure_link = "0") {{ return 403; }}
       root {dir}/root;
+      {limit}
     }}
   }}
 }}
@@ -53,8 +55,10 @@ def free_port():
 
 
 class Store:
-    def __init__(self, directory):
+    def __init__(self, directory, rate_per_connection=None):
+        """rate_per_connection: nginx's limit_rate ("20m"), to make transfers take a while."""
         self.dir = directory
+        self.limit = f"limit_rate {rate_per_connection};" if rate_per_connection else ""
         self.root = os.path.join(directory, "root", "data")
         os.makedirs(self.root, exist_ok=True)
         os.makedirs(os.path.join(directory, "tmp"), exist_ok=True)
@@ -68,7 +72,7 @@ class Store:
             conf = os.path.join(self.dir, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(CONF.format(dir=self.dir, port=self.port, secret=SECRET,
-                                    log_format=LOG_FORMAT))
+                                    log_format=LOG_FORMAT, limit=self.limit))
             self.proc = subprocess.Popen([nginx, "-c", conf, "-p", self.dir],
                                          stderr=subprocess.PIPE)
             deadline = time.time() + 10
@@ -140,10 +144,12 @@ class Store:
             lines = f.read().splitlines()
         out = []
         for line in lines:
-            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)" (\d+)', line)
+            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)" (\d+) ([\d.]+) ([\d.]+)', line)
             if m:
+                end = float(m[7])
                 out.append({"method": m[1], "uri": m[2], "status": int(m[3]),
-                            "body_bytes": int(m[4]), "range": m[5], "connection": int(m[6])})
+                            "body_bytes": int(m[4]), "range": m[5], "connection": int(m[6]),
+                            "start": end - float(m[8]), "end": end})
         return out
 
     def bytes_sent(self, since=0):

@@ -3,7 +3,7 @@
 import json
 import os
 
-from conftest import daemon_pids
+from conftest import SANITIZED, daemon_pids
 
 FILES = 50_000
 
@@ -42,5 +42,5 @@ def test_a_large_manifest_mounts_with_memory_below_its_text(tmp_path, mounts, st
     assert open(os.path.join(mnt, "big/s07/f0000007.jpg"), "rb").read() == b"x" * 10
     # A DOM of this text would take several times its size; the tree takes a fraction.
     # (Sanitizer builds add shadow memory and quarantine: their figure means nothing here.)
-    if os.environ.get("DATUMFS_SANITIZE", "none") == "none":
+    if not SANITIZED:
         assert peak_rss_bytes(pid) < text_bytes * 0.5, (peak_rss_bytes(pid), text_bytes)
