@@ -91,6 +91,12 @@ void OnInit(void* userdata, fuse_conn_info* conn) {
   auto& fs = *static_cast<State*>(userdata);
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  // The kernel's read-ahead and parallel readers send reads in the background; the default
+  // (12 in flight) queues them behind each other while we could answer them from memory.
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+  spdlog::debug("FUSE: max_read {} max_readahead {} max_write {} max_background {}",
+                conn->max_read, conn->max_readahead, conn->max_write, conn->max_background);
   if (fs.on_init) fs.on_init();
 }
 
