@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "datumfs/status.h"
 
@@ -39,12 +40,20 @@ struct RangeRequest {
   uint64_t length = 0;       // REQUIRES: > 0 and offset + length <= object_size
   uint64_t object_size = 0;  // from the manifest
   std::chrono::steady_clock::time_point deadline;  // the transfer is abandoned after this
+  // A server that ignores Range answers 200 with the whole object. Without this flag that
+  // fails at once with ENOTSUP; with it the body is read from its start, the bytes before
+  // `offset` are dropped, and the transfer ends once the range has arrived.
+  bool whole_body_ok = false;
+  // When set, bytes are handed here as they arrive (offset in the object, bytes) instead of
+  // being collected: FetchDone then gets an empty body. Called on the fetch thread.
+  std::function<void(uint64_t offset, std::string_view bytes)> sink;
 };
 
 // Called exactly once, on the fetch thread (or inline from Submit/~Fetcher when the request
-// cannot start). On success `body` holds exactly request.length bytes. Failures: EACCES when
-// the store refused the URL (400/401/403: a fresh URL may help), ESTALE when the object was
-// replaced, ECANCELED at shutdown, EIO for everything else (after retries).
+// cannot start). On success `body` holds exactly request.length bytes (none with a sink).
+// Failures: EACCES when the store refused the URL (400/401/403: a fresh URL may help), ESTALE
+// when the object was replaced, ENOTSUP when the server ignores Range (see whole_body_ok),
+// ECANCELED at shutdown, EIO for everything else (after retries).
 using FetchDone = std::function<void(const Status& status, std::string&& body)>;
 
 struct FetchCounters {

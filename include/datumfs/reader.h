@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
@@ -51,6 +52,7 @@ using ReadDone = std::function<void(const Status& status, std::string_view bytes
 
 class ByteBudget;
 class CacheWriter;
+class ObjectStream;
 class OpenFile;
 struct Range;
 struct FillState;
@@ -86,10 +88,25 @@ class Reader {
             Clock::time_point deadline, int attempt = 0);
   // Copies the cached parts of the range (everything but `gaps`) into fill.buffer.
   bool CopyCached(FillState& fill, const std::vector<ByteRange>& gaps);
+  RangeRequest RequestFor(const FillState& fill, ByteRange part, const std::string& url) const;
   void FetchParts(const std::shared_ptr<FillState>& fill);
   // Fetches one part with the newest URL; once more with a fresh one if the store refuses it.
   void FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part, bool after_refusal,
                  const std::string& refused_url);
+  void PartFetched(const std::shared_ptr<FillState>& fill, ByteRange part, bool after_refusal,
+                   const std::string& url, const Status& status, std::string&& body);
+  // Servers that ignore Range (stream.cc).
+  bool IgnoresRange(NodeId node);
+  void FetchFromStream(const std::shared_ptr<FillState>& fill, ByteRange part,
+                       bool after_refusal, const std::string& url);
+  bool JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part, const std::string& url,
+                  const FetchDone& done, bool may_start);
+  void FetchAlone(const std::shared_ptr<FillState>& fill, ByteRange part, const std::string& url,
+                  const FetchDone& done);
+  std::shared_ptr<ObjectStream> MakeStream(const std::shared_ptr<OpenFile>& file);
+  void StartStream(NodeId node, const std::string& url,
+                   const std::shared_ptr<ObjectStream>& stream);
+  void ExpireStreamWaits();
   void PartDone(const std::shared_ptr<FillState>& fill, ByteRange part, const Status& status,
                 std::string&& body);
   FileUrl UrlOf(NodeId node) const;
@@ -119,6 +136,9 @@ class Reader {
   bool stopping_ = false;    // guarded by wait_mu_
   std::vector<std::pair<NodeId, std::string>> to_verify_;  // guarded by wait_mu_
   std::set<NodeId> verify_started_;                        // guarded by wait_mu_
+  std::mutex streams_mu_;
+  std::set<NodeId> ignores_range_;                              // guarded by streams_mu_
+  std::map<NodeId, std::shared_ptr<ObjectStream>> streams_;     // guarded by streams_mu_
   std::thread waiter_;
   std::unique_ptr<CacheWriter> writer_;  // when there is a cache
   const ReaderOptions options_;

@@ -11,6 +11,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <optional>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -30,14 +33,22 @@ using Clock = std::chrono::steady_clock;
 struct Transfer {
   RangeRequest request;
   FetchDone done;
-  std::string body;             // bytes received so far, from request.offset on
-  uint64_t attempt_start = 0;   // body.size() when this attempt began
+  std::string body;             // bytes received so far, from request.offset on (no sink)
+  uint64_t received = 0;        // bytes of the request received so far
+  uint64_t attempt_start = 0;   // `received` when this attempt began
   int attempt = 0;
   std::string last_error;
   // This attempt's response.
+  long status = 0;  // from the status line
   std::string content_range;
   std::string retry_after;
   std::string etag;
+  std::optional<uint64_t> content_length;
+  bool body_started = false;
+  bool whole = false;       // a 200 with the whole object: `skip` bytes are dropped first
+  uint64_t skip = 0;
+  bool got_all = false;     // (whole) the range has arrived; the rest was not read
+  bool no_ranges = false;   // a whole object that was not wanted (!request.whole_body_ok)
   bool overflow = false;  // the server sent more than asked for
   Clock::time_point last_progress;  // when bytes last arrived (or the attempt began)
   curl_slist* headers = nullptr;    // this attempt's request headers
@@ -52,15 +63,63 @@ struct Transfer {
   }
 };
 
+bool HeadersFit(const Transfer& t, long http_status);
+
+// The first body bytes of an attempt: a 200 to a range request is the whole object (if its
+// length says so), read from its start. Bytes for a sink must be right before they are handed
+// on: a response that does not fit is ended here (and retried).
+bool StartBody(Transfer* t) {
+  t->body_started = true;
+  RangeRequest r = t->Remaining();
+  if (t->request.sink && t->status != 200 && t->status != 206) {
+    t->skip = UINT64_MAX;  // an error page: judged by its status once it has ended
+    return true;
+  }
+  bool partial = r.offset != 0 || r.length != r.object_size;
+  if (t->status != 200 || !partial || t->content_length != r.object_size) {
+    return !t->request.sink || HeadersFit(*t, t->status);
+  }
+  if (!t->request.whole_body_ok) {
+    t->no_ranges = true;
+    return false;
+  }
+  t->whole = true;
+  t->skip = r.offset;
+  return true;
+}
+
+void Deliver(Transfer* t, const char* data, size_t bytes) {
+  if (t->request.sink) {
+    t->request.sink(t->request.offset + t->received, std::string_view(data, bytes));
+  } else {
+    t->body.append(data, bytes);
+  }
+  t->received += bytes;
+}
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  size_t bytes = size * n;
-  if (t->body.size() + bytes > t->request.length) {
-    t->overflow = true;
-    return 0;  // aborts the transfer
-  }
-  t->body.append(data, bytes);
+  const size_t bytes = size * n;
+  if (!t->body_started && !StartBody(t)) return 0;  // aborts the transfer
   t->last_progress = Clock::now();
+  size_t skipped = static_cast<size_t>(std::min<uint64_t>(t->skip, bytes));
+  t->skip -= skipped;
+  size_t useful = bytes - skipped;
+  uint64_t wanted = t->request.length - t->received;
+  if (useful > wanted) {
+    if (!t->whole) {
+      t->overflow = true;
+      return 0;
+    }
+    Deliver(t, data + skipped, static_cast<size_t>(wanted));
+    t->got_all = true;
+    return 0;  // ends the transfer: the rest of the object is not needed
+  }
+  Deliver(t, data + skipped, useful);
+  if (t->whole && t->received == t->request.length) {
+    t->got_all = true;
+    return bytes == 0 ? bytes : 0;
+  }
   return bytes;
 }
 
@@ -71,6 +130,14 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     t->content_range.clear();
     t->retry_after.clear();
     t->etag.clear();
+    t->content_length.reset();
+    size_t space = line.find(' ');
+    t->status = space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
+  }
+  if (auto v = HeaderValue(line, "content-length")) {
+    uint64_t length = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), length);
+    if (ec == std::errc() && end == v->data() + v->size()) t->content_length = length;
   }
   if (auto v = HeaderValue(line, "content-range")) t->content_range = std::string(*v);
   if (auto v = HeaderValue(line, "retry-after")) t->retry_after = std::string(*v);
@@ -82,6 +149,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 bool HeadersFit(const Transfer& t, long http_status) {
   RangeRequest r = t.Remaining();
   if (t.overflow) return false;
+  if (t.whole) return true;  // what was kept was counted from the object's first byte
   if (http_status == 200) return r.offset == 0 && r.length == r.object_size;
   if (http_status != 206) return false;
   std::string expected = "bytes " + std::to_string(r.offset) + "-" +
@@ -176,6 +244,9 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   t->content_range.clear();
   t->retry_after.clear();
   t->overflow = false;
+  t->status = 0;
+  t->body_started = t->whole = t->got_all = t->no_ranges = false;
+  t->skip = 0;
   t->last_progress = Clock::now();
   std::string range = std::to_string(r.offset) + "-" + std::to_string(r.offset + r.length - 1);
   curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str());
@@ -201,7 +272,7 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   t->headers = headers;
-  t->body.reserve(t->request.length);
+  if (!t->request.sink) t->body.reserve(t->request.length);
   curl_multi_add_handle(multi_, easy);
   running_.insert(easy);
   ++requests_;
@@ -233,6 +304,11 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
     t.last_error = what + ": server sent more bytes than asked for";
     return FetchError::kProtocol;
   }
+  if (t.no_ranges) {
+    t.last_error = what + ": the server ignores Range (HTTP 200 with the whole object)";
+    return FetchError::kNoRanges;
+  }
+  if (t.got_all) result = CURLE_OK;  // we ended it ourselves, with the range complete
   if (result == CURLE_OPERATION_TIMEDOUT) {
     bool past_deadline = Clock::now() >= t.request.deadline;
     t.last_error = what + (past_deadline ? ": no answer before the read's deadline"
@@ -244,7 +320,10 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
     return FetchError::kConnection;
   }
   RangeRequest r = t.Remaining();
-  Status s = CheckRangeResponse(r, http_status, t.content_range, t.body.size() - t.attempt_start);
+  const uint64_t got = t.received - t.attempt_start;
+  Status s = t.whole ? (got == r.length ? Status()
+                                        : Status::Errno(EIO, what, "whole object cut short"))
+                     : CheckRangeResponse(r, http_status, t.content_range, got);
   if (s.errno_value() == ESTALE) {
     t.last_error = s.message();
     return FetchError::kReplaced;
@@ -273,15 +352,21 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   curl_easy_cleanup(easy);
   curl_slist_free_all(t->headers);
   t->headers = nullptr;
-  bytes_ += t->body.size() - t->attempt_start;
+  bytes_ += t->received - t->attempt_start;
   FetchError error = Judge(*t, result, http_status);
   if (error == FetchError::kNone) {
     t->done(Status(), std::move(t->body));
     return;
   }
   // Keep what arrived intact (a cut-short 206 of the right range); drop anything else.
-  if (!HeadersFit(*t, http_status)) t->body.resize(t->attempt_start);
-  if (error == FetchError::kReplaced) t->body.clear();  // none of it can be trusted now
+  if (!HeadersFit(*t, http_status) || (t->request.sink && !t->whole && http_status != 206)) {
+    t->body.resize(t->attempt_start);  // (a sink has had them: only a fitting 206 or whole)
+    t->received = t->attempt_start;
+  }
+  if (error == FetchError::kReplaced) {  // none of it can be trusted now
+    t->body.clear();
+    t->received = 0;
+  }
   if (!IsRetryable(error) || t->attempt + 1 >= options_.max_attempts) {
     return Fail(std::move(t), error);
   }
@@ -294,7 +379,7 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   if (when >= t->request.deadline) return Fail(std::move(t), error);
   ++t->attempt;
   ++retries_;
-  t->attempt_start = t->body.size();
+  t->attempt_start = t->received;
   delayed_.emplace(when, std::move(t));
 }
 
@@ -304,6 +389,7 @@ void CurlFetcher::Fail(std::unique_ptr<Transfer> t, FetchError error) {
   if (t->attempt > 0) message += " (after " + std::to_string(t->attempt + 1) + " attempts)";
   int errno_value = error == FetchError::kRefused    ? EACCES
                     : error == FetchError::kReplaced ? ESTALE
+                    : error == FetchError::kNoRanges ? ENOTSUP
                                                      : EIO;
   t->done(Status::Errno(errno_value, message), std::string());
 }

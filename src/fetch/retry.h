@@ -20,6 +20,7 @@ enum class FetchError {
   kMissing,     // 404/410
   kReplaced,    // 412, or an ETag/size that changed: the object is another one now
   kProtocol,    // a response that does not fit the request
+  kNoRanges,    // a 200 with the whole object to a range request: the server ignores Range
 };
 
 bool IsRetryable(FetchError e);

@@ -45,10 +45,10 @@ void CacheWriter::Loop() {
 }
 
 void CacheWriter::Write(const CacheWrite& write) {
-  const ByteRange whole = write.range->range;
-  const std::string_view bytes(write.range->data);
   for (const ByteRange& part : write.parts) {
-    cache_.Insert(write.key, part.offset, bytes.substr(part.offset - whole.offset, part.length));
+    const std::string_view bytes(write.range->data);
+    cache_.Insert(write.key, part.offset,
+                  bytes.substr(part.offset - write.range->range.offset, part.length));
   }
   if (write.release_claims) cache_.Release(write.key, write.parts);
   if (write.after) write.after();

@@ -23,7 +23,8 @@ struct Range;
 struct CacheWrite {
   std::string key;
   std::shared_ptr<const Range> range;  // ready: its bytes no longer change
-  std::vector<ByteRange> parts;        // of range, to insert
+  std::vector<ByteRange> parts;        // of range, to insert (none: `after` runs once
+                                       // everything queued before has been written)
   bool release_claims = false;         // the parts were claimed: release them once written
   std::function<void()> after;         // runs on the writer once the parts are in the cache
 };

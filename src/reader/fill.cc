@@ -110,26 +110,45 @@ FileUrl Reader::UrlOf(NodeId node) const {
                  std::string(info.url)};
 }
 
+RangeRequest Reader::RequestFor(const FillState& fill, ByteRange part,
+                                const std::string& url) const {
+  RangeRequest request;
+  request.url = url;
+  request.offset = part.offset;
+  request.length = part.length;
+  request.object_size = tree_.size(fill.file->node_);
+  request.deadline = fill.deadline;
+  return request;
+}
+
 void Reader::FetchPart(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
                        bool after_refusal, const std::string& refused_url) {
   auto submit = [this, fill, part, after_refusal](const Status& resolved, const std::string& url) {
     if (!resolved.ok()) return PartDone(fill, part, resolved, "");
-    RangeRequest request;
-    request.url = url;
-    request.offset = part.offset;
-    request.length = part.length;
-    request.object_size = tree_.size(fill->file->node_);
-    request.deadline = fill->deadline;
-    fetcher_.Submit(std::move(request), [this, fill, part, after_refusal, url](
+    if (IgnoresRange(fill->file->node_)) return FetchFromStream(fill, part, after_refusal, url);
+    fetcher_.Submit(RequestFor(*fill, part, url), [this, fill, part, after_refusal, url](
                                             const Status& status, std::string&& body) {
-      if (status.errno_value() == EACCES && refresher_ && !after_refusal) {
-        return FetchPart(fill, part, true, url);  // expired or revoked: once with a fresh URL
-      }
-      PartDone(fill, part, status, std::move(body));
+      PartFetched(fill, part, after_refusal, url, status, std::move(body));
     });
   };
   if (!refresher_) return submit(Status(), std::string(tree_.remote(fill->file->node_).url));
   refresher_->Resolve(UrlOf(fill->file->node_), after_refusal ? &refused_url : nullptr, submit);
+}
+
+void Reader::PartFetched(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
+                         bool after_refusal, const std::string& url, const Status& status,
+                         std::string&& body) {
+  if (status.errno_value() == EACCES && refresher_ && !after_refusal) {
+    return FetchPart(fill, part, true, url);  // expired or revoked: once with a fresh URL
+  }
+  if (status.errno_value() == ENOTSUP) {  // the server ignores Range: read the whole object
+    {
+      std::lock_guard<std::mutex> lock(streams_mu_);
+      ignores_range_.insert(fill->file->node_);
+    }
+    return FetchFromStream(fill, part, after_refusal, url);
+  }
+  PartDone(fill, part, status, std::move(body));
 }
 
 void Reader::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
@@ -155,6 +174,10 @@ void Reader::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
   }
   Complete(fill->file, fill->range, Status(), std::move(fill->buffer));
   if (!cache_) return;
+  if (IgnoresRange(fill->file->node_)) {  // the whole-object download caches these bytes
+    if (fill->claimed) cache_->Release(key, fill->parts);
+    return;
+  }
   // After the replies; the range's bytes are immutable now. The claims are released only once
   // the bytes are in the cache, so that nobody fetches them again meanwhile.
   NodeId node = fill->file->node_;
@@ -163,7 +186,8 @@ void Reader::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
 }
 
 // Every 10 ms, ranges that others were fetching are tried again: by then the bytes are
-// usually in the cache, or the claim has gone and this reader takes it.
+// usually in the cache, or the claim has gone and this reader takes it. Parts waiting on a
+// whole-object download past their deadline fail.
 void Reader::WaitLoop() {
   std::unique_lock<std::mutex> lock(wait_mu_);
   while (!stopping_) {
@@ -175,6 +199,7 @@ void Reader::WaitLoop() {
     lock.unlock();
     for (Wait& w : waits) Fill(w.file, w.range, w.deadline);
     for (auto& [node, key] : verify) Verify(node, key);
+    ExpireStreamWaits();
     lock.lock();
   }
 }

@@ -20,10 +20,8 @@ Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresh
       refresher_(refresher),
       budget_(std::make_shared<ByteBudget>(options.readahead_budget)),
       options_(options) {
-  if (cache_) {
-    waiter_ = std::thread([this] { WaitLoop(); });
-    writer_ = std::make_unique<CacheWriter>(*cache_);
-  }
+  if (cache_) writer_ = std::make_unique<CacheWriter>(*cache_);
+  waiter_ = std::thread([this] { WaitLoop(); });
 }
 
 Reader::~Reader() { Stop(); }

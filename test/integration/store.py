@@ -55,10 +55,13 @@ def free_port():
 
 
 class Store:
-    def __init__(self, directory, rate_per_connection=None):
-        """rate_per_connection: nginx's limit_rate ("20m"), to make transfers take a while."""
+    def __init__(self, directory, rate_per_connection=None, ranges=True):
+        """rate_per_connection: nginx's limit_rate ("20m"), to make transfers take a while.
+        ranges=False: a server that ignores Range (200 with the whole body: max_ranges 0)."""
         self.dir = directory
         self.limit = f"limit_rate {rate_per_connection};" if rate_per_connection else ""
+        if not ranges:
+            self.limit += " max_ranges 0;"
         self.root = os.path.join(directory, "root", "data")
         os.makedirs(self.root, exist_ok=True)
         os.makedirs(os.path.join(directory, "tmp"), exist_ok=True)

@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <string>
 #include <vector>
 
+#include "reader/object_stream.h"
 #include "reader/readahead_policy.h"
 
 namespace datumfs {
@@ -143,6 +146,76 @@ TEST_SUITE("reader") {
     for (uint64_t page : {0u, 91u, 7u, 20000u, 133u, 91000u, 4u, 250000u}) s.Read(page * 4096, 4096);
     CHECK(s.FetchedBytes() == 8 * 4096);
     CHECK(s.ahead.empty());
+  }
+}
+
+TEST_SUITE("object stream") {
+  struct Got {
+    int calls = 0;
+    Status status;
+    std::string bytes;
+    FetchDone Done() {
+      return [this](const Status& s, std::string&& b) {
+        ++calls;
+        status = s;
+        bytes = std::move(b);
+      };
+    }
+  };
+  const auto kFar = ObjectStream::Clock::now() + std::chrono::hours(1);
+
+  std::string Object(size_t n) {
+    std::string s(n, '\0');
+    for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + i % 26);
+    return s;
+  }
+
+  TEST_CASE("parts are filled as bytes arrive, and chunks go on aligned") {
+    const std::string object = Object(100);
+    std::vector<std::pair<uint64_t, std::string>> chunks;
+    ObjectStream stream(100, 32, [&](uint64_t off, std::string&& b) { chunks.emplace_back(off, b); });
+    Got a, b;
+    REQUIRE(stream.Subscribe({10, 20}, kFar, a.Done()));
+    REQUIRE(stream.Subscribe({90, 10}, kFar, b.Done()));
+    for (size_t off = 0; off < 100; off += 7) {
+      stream.OnData(off, std::string_view(object).substr(off, 7));
+      if (off + 7 >= 30) CHECK(a.calls == 1);
+    }
+    stream.OnDone(Status());
+    CHECK(a.bytes == object.substr(10, 20));
+    CHECK(b.calls == 1);
+    CHECK(b.bytes == object.substr(90, 10));
+    REQUIRE(chunks.size() == 4);
+    CHECK(chunks[0] == std::pair<uint64_t, std::string>{0, object.substr(0, 32)});
+    CHECK(chunks[3] == std::pair<uint64_t, std::string>{96, object.substr(96)});
+  }
+
+  TEST_CASE("a part the stream has just passed is served from the chunk it keeps") {
+    const std::string object = Object(100);
+    ObjectStream stream(100, 32, nullptr);
+    stream.OnData(0, std::string_view(object).substr(0, 40));
+    Got late, gone;
+    CHECK(stream.Subscribe({34, 4}, kFar, late.Done()));  // in the chunk [32, 64)
+    CHECK(late.calls == 1);
+    CHECK(late.bytes == object.substr(34, 4));
+    CHECK_FALSE(stream.Subscribe({8, 4}, kFar, gone.Done()));  // handed on already
+    CHECK(gone.calls == 0);
+  }
+
+  TEST_CASE("waiting parts get the stream's error, or EIO at their deadline") {
+    ObjectStream stream(100, 32, nullptr);
+    Got a, b;
+    stream.Subscribe({0, 10}, ObjectStream::Clock::now() - std::chrono::seconds(1), a.Done());
+    stream.Subscribe({50, 10}, kFar, b.Done());
+    stream.ExpireWaits(ObjectStream::Clock::now());
+    CHECK(a.calls == 1);
+    CHECK(a.status.errno_value() == EIO);
+    CHECK(b.calls == 0);
+    stream.OnDone(Status::Errno(EACCES, "refused"));
+    CHECK(b.calls == 1);
+    CHECK(b.status.errno_value() == EACCES);
+    Got c;
+    CHECK_FALSE(stream.Subscribe({60, 1}, kFar, c.Done()));  // ended
   }
 }
 

@@ -1,0 +1,95 @@
+#include "reader/object_stream.h"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace datumfs {
+
+ObjectStream::ObjectStream(uint64_t object_size, uint64_t chunk, ChunkSink chunks)
+    : size_(object_size), chunk_size_(chunk), chunks_(std::move(chunks)) {}
+
+bool ObjectStream::Subscribe(ByteRange part, Clock::time_point deadline, FetchDone done) {
+  Part p{part, deadline, std::move(done), {}};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_ || part.offset < chunk_offset_) return false;
+    p.bytes.reserve(part.length);
+    if (part.offset < position_) {  // the stream has passed its start: the chunk still has it
+      uint64_t to = std::min(position_, part.end());
+      p.bytes.append(chunk_, part.offset - chunk_offset_, to - part.offset);
+    }
+    if (p.bytes.size() < part.length) {
+      parts_.push_back(std::move(p));
+      return true;
+    }
+  }
+  p.done(Status(), std::move(p.bytes));
+  return true;
+}
+
+void ObjectStream::FlushChunk() {
+  if (chunk_.empty()) return;
+  uint64_t offset = chunk_offset_;
+  chunk_offset_ += chunk_.size();
+  if (chunks_) chunks_(offset, std::move(chunk_));
+  chunk_.clear();
+}
+
+void ObjectStream::OnData(uint64_t offset, std::string_view bytes) {
+  std::vector<Part> complete;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t end = offset + bytes.size();
+    for (auto it = parts_.begin(); it != parts_.end();) {
+      uint64_t from = std::max(offset, it->range.offset + it->bytes.size());
+      uint64_t to = std::min(end, it->range.end());
+      if (from < to) it->bytes.append(bytes.substr(from - offset, to - from));
+      if (it->bytes.size() == it->range.length) {
+        complete.push_back(std::move(*it));
+        it = parts_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    position_ = end;
+    while (!bytes.empty()) {
+      size_t room = static_cast<size_t>(chunk_size_ - chunk_.size());
+      chunk_.append(bytes.substr(0, room));
+      bytes.remove_prefix(std::min(room, bytes.size()));
+      if (chunk_.size() == chunk_size_ || chunk_offset_ + chunk_.size() == size_) FlushChunk();
+    }
+  }
+  for (Part& p : complete) p.done(Status(), std::move(p.bytes));
+}
+
+void ObjectStream::OnDone(const Status& status) {
+  std::vector<Part> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ended_ = true;
+    FlushChunk();  // what arrived is right, even if the rest did not come
+    left.swap(parts_);
+  }
+  Status failed = status.ok() ? Status::Errno(EIO, "the download ended before the range") : status;
+  for (Part& p : left) p.done(failed, {});
+}
+
+void ObjectStream::ExpireWaits(Clock::time_point now) {
+  std::vector<Part> expired;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = parts_.begin(); it != parts_.end();) {
+      if (it->deadline <= now) {
+        expired.push_back(std::move(*it));
+        it = parts_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (Part& p : expired) {
+    p.done(Status::Errno(EIO, "the whole-object download did not reach the range in time"), {});
+  }
+}
+
+}  // namespace datumfs

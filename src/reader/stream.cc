@@ -1,0 +1,126 @@
+// Servers that ignore Range: one download of the whole object per file, shared by every
+// reader of it in this process, streamed into the cache as it arrives.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "reader/cache_writer.h"
+#include "reader/internal.h"
+#include "reader/object_stream.h"
+
+namespace datumfs {
+
+bool Reader::IgnoresRange(NodeId node) {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  return ignores_range_.count(node) != 0;
+}
+
+void Reader::FetchFromStream(const std::shared_ptr<FillState>& fill, ByteRange part,
+                             bool after_refusal, const std::string& url) {
+  FetchDone done = [this, fill, part, after_refusal, url](const Status& status,
+                                                          std::string&& body) {
+    PartFetched(fill, part, after_refusal, url, status, std::move(body));
+  };
+  if (JoinStream(fill, part, url, done, !cache_)) return;
+  if (!cache_) return FetchAlone(fill, part, url, done);
+  // The download has ended or gone past this part, handing it to the cache: read it from
+  // there once the writer has caught up. Only if it is not there, download again.
+  writer_->Submit(CacheWrite{fill->file->key_, nullptr, {}, false, [this, fill, part, url, done] {
+    if (std::optional<std::string> bytes = cache_->Read(fill->file->key_, part)) {
+      return done(Status(), std::move(*bytes));
+    }
+    if (!JoinStream(fill, part, url, done, true)) FetchAlone(fill, part, url, done);
+  }});
+}
+
+// Subscribes `part` to the file's running download, or to a new one if `may_start`. False if
+// there is none, or it has gone past the part.
+bool Reader::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part,
+                        const std::string& url, const FetchDone& done, bool may_start) {
+  const NodeId node = fill->file->node_;
+  std::shared_ptr<ObjectStream> stream;
+  bool start = false;
+  {
+    std::lock_guard<std::mutex> lock(streams_mu_);
+    auto it = streams_.find(node);
+    if (it != streams_.end()) {
+      stream = it->second;
+    } else if (may_start) {
+      stream = streams_[node] = MakeStream(fill->file);
+      start = true;
+    } else {
+      return false;
+    }
+  }
+  if (!stream->Subscribe(part, fill->deadline, done)) return false;  // never for a new one
+  if (start) StartStream(node, url, stream);
+  return true;
+}
+
+// Reads the object from its start up to the end of `part`, on a connection of its own: for a
+// part the shared download has gone past and that is not in the cache.
+void Reader::FetchAlone(const std::shared_ptr<FillState>& fill, ByteRange part,
+                        const std::string& url, const FetchDone& done) {
+  RangeRequest request = RequestFor(*fill, part, url);
+  request.whole_body_ok = true;
+  fetcher_.Submit(std::move(request), done);
+}
+
+std::shared_ptr<ObjectStream> Reader::MakeStream(const std::shared_ptr<OpenFile>& file) {
+  ObjectStream::ChunkSink to_cache;
+  if (cache_) {
+    const uint64_t size = tree_.size(file->node_);
+    to_cache = [this, file, size](uint64_t offset, std::string&& bytes) {
+      auto range = std::make_shared<Range>(ByteRange{offset, bytes.size()}, budget_);
+      range->data = std::move(bytes);
+      range->ready = true;
+      std::function<void()> after;
+      if (range->range.end() == size) {
+        after = [this, node = file->node_, key = file->key_] { MaybeQueueVerify(node, key); };
+      }
+      writer_->Submit(CacheWrite{file->key_, range, {range->range}, false, std::move(after)});
+    };
+  }
+  return std::make_shared<ObjectStream>(tree_.size(file->node_), options_.part_size,
+                                        std::move(to_cache));
+}
+
+void Reader::StartStream(NodeId node, const std::string& url,
+                         const std::shared_ptr<ObjectStream>& stream) {
+  const uint64_t size = tree_.size(node);
+  spdlog::info("{}/{}: the server ignores Range; downloading the whole file once",
+               options_.mountpoint, tree_.Path(node));
+  RangeRequest request;
+  request.url = url;
+  request.offset = 0;
+  request.length = size;
+  request.object_size = size;
+  // Readers wait with deadlines of their own; the download goes on to fill the cache as
+  // long as it averages 1 MiB/s (stalls are retried, resuming).
+  request.deadline = Clock::now() + options_.read_timeout + std::chrono::seconds(size >> 20);
+  request.whole_body_ok = true;
+  request.sink = [stream](uint64_t offset, std::string_view bytes) {
+    stream->OnData(offset, bytes);
+  };
+  fetcher_.Submit(std::move(request), [this, node, stream](const Status& status, std::string&&) {
+    {
+      std::lock_guard<std::mutex> lock(streams_mu_);
+      auto it = streams_.find(node);
+      if (it != streams_.end() && it->second == stream) streams_.erase(it);
+    }
+    if (!status.ok()) spdlog::warn("{}/{}: {}", options_.mountpoint, tree_.Path(node), status.message());
+    stream->OnDone(status);
+  });
+}
+
+void Reader::ExpireStreamWaits() {
+  std::vector<std::shared_ptr<ObjectStream>> streams;
+  {
+    std::lock_guard<std::mutex> lock(streams_mu_);
+    for (auto& [node, stream] : streams_) streams.push_back(stream);
+  }
+  for (auto& s : streams) s->ExpireWaits(Clock::now());
+}
+
+}  // namespace datumfs
