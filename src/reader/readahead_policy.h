@@ -2,7 +2,8 @@
 // thread-safe (one per open file, used under that file's lock).
 //
 // A read that nothing covers fetches its own pages, aligned to the page size and clipped to the
-// file, so a random 4 KiB read costs the store about 4 KiB. Reads that follow on from the
+// file, so a random 4 KiB read costs the store about 4 KiB; a read at the start of a file of
+// at most 1 MiB fetches the whole file. Reads that follow on from the
 // previous ones (allowing a little reordering, as the kernel's own read-ahead and several
 // threads produce) make the stream "sequential" once they add up to sequential_after bytes. A sequential stream keeps a read-ahead window
 // in flight past the reader: it starts at initial_window and doubles, up to max_window, each
@@ -33,6 +34,8 @@ struct ReadaheadOptions {
   uint64_t max_window = 64 * 1024 * 1024;
   // The largest single request of the window.
   uint64_t part_size = 8 * 1024 * 1024;
+  // A read at offset 0 of a file no bigger than this fetches the whole file.
+  uint64_t whole_file_below = 1024 * 1024;
   // A read that starts within this many bytes of where the stream is expected still counts
   // as sequential.
   uint64_t reorder_slack = 512 * 1024;

@@ -18,7 +18,7 @@ from store import write_inputs
 KiB, MiB = 1 << 10, 1 << 20
 
 
-def make(tmp_path, store, expires_in, n=16, size=MiB):
+def make(tmp_path, store, expires_in, n=16, size=2 * MiB):  # > 1 MiB: not fetched whole
     rng = random.Random(51)
     files = {"ds": [(f"f{i:02d}.bin", rng.randbytes(size)) for i in range(n)],
              "other": [("ok.txt", b"still served\n")]}

@@ -60,6 +60,15 @@ TEST_SUITE("reader") {
     CHECK_FALSE(r.policy.sequential());
   }
 
+  TEST_CASE("a read at the start of a small file fetches all of it, elsewhere only its pages") {
+    ReadaheadPolicy p{ReadaheadOptions{}};
+    p.Observe(0, 4096);
+    CHECK(p.Demand(0, 4096, 1 * kMiB) == ByteRange{0, 1 * kMiB});
+    CHECK(p.Demand(0, 4096, 1 * kMiB + 1) == ByteRange{0, 4096});
+    p.Observe(8192, 4096);
+    CHECK(p.Demand(8192, 4096, 1 * kMiB) == ByteRange{8192, 4096});
+  }
+
   TEST_CASE("an unaligned read is widened to whole pages and clipped to the file") {
     ReadaheadPolicy p{ReadaheadOptions{}};
     p.Observe(5000, 100);
