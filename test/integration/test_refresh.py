@@ -47,6 +47,19 @@ def read_slowly(path, data, chunks, pause, errors):
         errors.append(f"{path}: {e}")
 
 
+def read_all_slowly(mnt, files, chunks, pause):
+    """Every file read at once, one thread each; returns the errors."""
+    errors = []
+    threads = [threading.Thread(target=read_slowly,
+                                args=(os.path.join(mnt, "ds", name), data, chunks, pause, errors))
+               for name, data in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def test_urls_expiring_during_a_long_read_are_refreshed_once_for_16_readers(
         tmp_path, mounts, store):
     inputs, doc, files = make(tmp_path, store, expires_in=3)
@@ -54,15 +67,7 @@ def test_urls_expiring_during_a_long_read_are_refreshed_once_for_16_readers(
     try:
         mnt = mounts.mount(inputs, api=api.api_json(tmp_path / "api.json"),
                            args=["--refresh-margin", "1"])
-        errors = []
-        threads = [threading.Thread(target=read_slowly,
-                                    args=(os.path.join(mnt, "ds", name), data, 16, 0.25, errors))
-                   for name, data in files["ds"]]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert read_all_slowly(mnt, files["ds"], chunks=16, pause=0.25) == []
         assert api.refreshes == {doc["ds"]["input_id"]: 1}
     finally:
         api.stop()
@@ -76,15 +81,7 @@ def test_refused_urls_are_refreshed_once_for_16_readers(tmp_path, mounts, store)
     api = ApiStandIn(store, doc)
     try:
         mnt = mounts.mount(inputs, api=api.api_json(tmp_path / "api.json"))
-        errors = []
-        threads = [threading.Thread(target=read_slowly,
-                                    args=(os.path.join(mnt, "ds", name), data, 2, 0, errors))
-                   for name, data in files["ds"]]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert read_all_slowly(mnt, files["ds"], chunks=2, pause=0) == []
         assert api.refreshes == {doc["ds"]["input_id"]: 1}
     finally:
         api.stop()
