@@ -51,7 +51,7 @@ struct ReaderOptions {
 using ReadDone = std::function<void(const Status& status, std::string_view bytes)>;
 
 class ByteBudget;
-class CacheWriter;
+class SerialQueue;
 class ObjectStream;
 class OpenFile;
 struct Range;
@@ -111,6 +111,11 @@ class Reader {
                 std::string&& body);
   FileUrl UrlOf(NodeId node) const;
   void FinishFill(const std::shared_ptr<FillState>& fill);
+  // Inserts `parts` of the ready `range` into the cache on the writer thread, then releases
+  // their claims if asked, then runs `after`.
+  void WriteToCache(const std::string& key, std::shared_ptr<const Range> range,
+                    std::vector<ByteRange> parts, bool release_claims,
+                    std::function<void()> after);
   void WaitLoop();
   // Once a file is wholly cached, checks it against the checksum inputs.json gave (on the
   // wait thread); a mismatch is logged loudly and the file's cached extents are dropped.
@@ -140,7 +145,7 @@ class Reader {
   std::set<NodeId> ignores_range_;                              // guarded by streams_mu_
   std::map<NodeId, std::shared_ptr<ObjectStream>> streams_;     // guarded by streams_mu_
   std::thread waiter_;
-  std::unique_ptr<CacheWriter> writer_;  // when there is a cache
+  std::unique_ptr<SerialQueue> writer_;  // when there is a cache: cache writes, in order
   const ReaderOptions options_;
 };
 

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "reader/cache_writer.h"
+#include "reader/serial_queue.h"
 #include "reader/internal.h"
 
 namespace datumfs {
@@ -181,8 +181,21 @@ void Reader::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
   // After the replies; the range's bytes are immutable now. The claims are released only once
   // the bytes are in the cache, so that nobody fetches them again meanwhile.
   NodeId node = fill->file->node_;
-  writer_->Submit(CacheWrite{key, fill->range, fill->parts, fill->claimed,
-                             [this, node, key] { MaybeQueueVerify(node, key); }});
+  WriteToCache(key, fill->range, fill->parts, fill->claimed,
+               [this, node, key] { MaybeQueueVerify(node, key); });
+}
+
+void Reader::WriteToCache(const std::string& key, std::shared_ptr<const Range> range,
+                          std::vector<ByteRange> parts, bool release_claims,
+                          std::function<void()> after) {
+  writer_->Post([this, key, range, parts, release_claims, after] {
+    const std::string_view bytes(range->data);
+    for (const ByteRange& part : parts) {
+      cache_->Insert(key, part.offset, bytes.substr(part.offset - range->range.offset, part.length));
+    }
+    if (release_claims) cache_->Release(key, parts);
+    if (after) after();
+  });
 }
 
 // Every 10 ms, ranges that others were fetching are tried again: by then the bytes are

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "reader/cache_writer.h"
+#include "reader/serial_queue.h"
 #include "reader/internal.h"
 
 namespace datumfs {
@@ -20,7 +20,7 @@ Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresh
       refresher_(refresher),
       budget_(std::make_shared<ByteBudget>(options.readahead_budget)),
       options_(options) {
-  if (cache_) writer_ = std::make_unique<CacheWriter>(*cache_);
+  if (cache_) writer_ = std::make_unique<SerialQueue>();
   waiter_ = std::thread([this] { WaitLoop(); });
 }
 

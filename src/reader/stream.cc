@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "reader/cache_writer.h"
+#include "reader/serial_queue.h"
 #include "reader/internal.h"
 #include "reader/object_stream.h"
 
@@ -26,12 +26,12 @@ void Reader::FetchFromStream(const std::shared_ptr<FillState>& fill, ByteRange p
   if (!cache_) return FetchAlone(fill, part, url, done);
   // The download has ended or gone past this part, handing it to the cache: read it from
   // there once the writer has caught up. Only if it is not there, download again.
-  writer_->Submit(CacheWrite{fill->file->key_, nullptr, {}, false, [this, fill, part, url, done] {
+  writer_->Post([this, fill, part, url, done] {  // after the writes queued before
     if (std::optional<std::string> bytes = cache_->Read(fill->file->key_, part)) {
       return done(Status(), std::move(*bytes));
     }
     if (!JoinStream(fill, part, url, done, true)) FetchAlone(fill, part, url, done);
-  }});
+  });
 }
 
 // Subscribes `part` to the file's running download, or to a new one if `may_start`. False if
@@ -79,7 +79,7 @@ std::shared_ptr<ObjectStream> Reader::MakeStream(const std::shared_ptr<OpenFile>
       if (range->range.end() == size) {
         after = [this, node = file->node_, key = file->key_] { MaybeQueueVerify(node, key); };
       }
-      writer_->Submit(CacheWrite{file->key_, range, {range->range}, false, std::move(after)});
+      WriteToCache(file->key_, range, {range->range}, false, std::move(after));
     };
   }
   return std::make_shared<ObjectStream>(tree_.size(file->node_), options_.part_size,
