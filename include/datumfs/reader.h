@@ -146,6 +146,7 @@ class Reader {
   std::map<NodeId, std::shared_ptr<ObjectStream>> streams_;     // guarded by streams_mu_
   std::thread waiter_;
   std::unique_ptr<SerialQueue> writer_;  // when there is a cache: cache writes, in order
+  std::unique_ptr<SerialQueue> loader_;  // when there is a cache: cached read-ahead loads
   const ReaderOptions options_;
 };
 

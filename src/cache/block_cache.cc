@@ -138,15 +138,24 @@ bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Ext
   if (verified) {
     return file.ReadAt(from, to - from, out->data() + (from - range.offset)).ok();
   }
-  std::string whole(e.length, '\0');
-  if (!file.ReadAt(e.offset, e.length, whole.data()).ok() || crc32c::Value(whole) != e.crc) {
+  // The whole extent is read to check its CRC: straight into `out` when it lies inside the
+  // range (read-ahead parts and extents line up), else through a buffer of its own.
+  const bool inside = from == e.offset && to == e.offset + e.length;
+  std::string whole;
+  char* dest = out->data() + (from - range.offset);
+  if (!inside) {
+    whole.assign(e.length, '\0');
+    dest = whole.data();
+  }
+  if (!file.ReadAt(e.offset, e.length, dest).ok() ||
+      crc32c::Value(std::string_view(dest, e.length)) != e.crc) {
     return false;
   }
   {
     std::lock_guard<std::mutex> lock(verified_mu_);
     verified_.insert(std::move(vkey));
   }
-  out->replace(from - range.offset, to - from, whole, from - e.offset, to - from);
+  if (!inside) out->replace(from - range.offset, to - from, whole, from - e.offset, to - from);
   return true;
 }
 

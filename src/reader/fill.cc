@@ -227,6 +227,7 @@ void Reader::Stop() {
   }
   wait_cv_.notify_all();
   if (waiter_.joinable()) waiter_.join();
+  if (loader_) loader_->Stop();
   if (writer_) writer_->Stop();  // what was fetched goes into the cache before it closes
   for (Wait& w : waits) Complete(w.file, w.range, Status::Errno(ECANCELED, "unmounting"), {});
 }

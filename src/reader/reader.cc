@@ -20,7 +20,10 @@ Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresh
       refresher_(refresher),
       budget_(std::make_shared<ByteBudget>(options.readahead_budget)),
       options_(options) {
-  if (cache_) writer_ = std::make_unique<SerialQueue>();
+  if (cache_) {
+    writer_ = std::make_unique<SerialQueue>();
+    loader_ = std::make_unique<SerialQueue>();
+  }
   waiter_ = std::thread([this] { WaitLoop(); });
 }
 
@@ -80,7 +83,15 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
   }
   const Clock::time_point deadline = Clock::now() + options_.read_timeout;
   if (fill) Fill(file, range, deadline);
-  for (const auto& r : ahead) Fill(file, r, deadline);
+  for (const auto& r : ahead) {
+    // Read-ahead the cache holds is loaded into memory off the FUSE thread, so that the
+    // reader's next reads find it there instead of each going to the cache file.
+    if (cache_ && cache_->Missing(file->key_, r->range).empty()) {
+      loader_->Post([this, file, r, deadline] { Fill(file, r, deadline); });
+    } else {
+      Fill(file, r, deadline);
+    }
+  }
 }
 
 // REQUIRES: file.mu_ held.
@@ -92,10 +103,6 @@ std::vector<std::shared_ptr<Range>> Reader::StartAhead(OpenFile& file, uint64_t 
     for (const ByteRange& part : file.policy_.Ahead(read_end, file_size, budget_->Available())) {
       started.push_back(std::make_shared<Range>(part, budget_));
     }
-  }
-  // Parts the cache holds already are read from it when asked for; nothing to fetch.
-  if (cache_) {
-    std::erase_if(started, [&](const auto& r) { return cache_->Missing(file.key_, r->range).empty(); });
   }
   file.ranges_.insert(file.ranges_.end(), started.begin(), started.end());
   return started;
