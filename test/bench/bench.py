@@ -201,7 +201,7 @@ class Mount:
             sh(f"{self.datumfs} mount --inputs {self.inputs} --api /nonexistent "
                f"--cache-dir {self.cache} {self.point}", stderr=subprocess.DEVNULL)
         else:
-            subprocess.Popen(["rclone", "mount", ":http:", self.point, "--http-url",
+            self.proc = subprocess.Popen(["rclone", "mount", ":http:", self.point, "--http-url",
                               self.store.url(""), "--vfs-cache-mode", "full", "--read-only",
                               "--cache-dir", self.cache, "--dir-cache-time", "1h"],
                              stderr=subprocess.DEVNULL)
@@ -221,6 +221,9 @@ class Mount:
             if not os.path.ismount(self.point):
                 break
             time.sleep(0.05)
+        if self.kind == "rclone":  # it may go on downloading into its cache: end it
+            self.proc.terminate()
+            self.proc.wait()
 
     def remount(self):
         self.__exit__()
