@@ -8,13 +8,14 @@ told to fail: mode "status_500", "bad_json", or stopped altogether."""
 
 import http.server
 import json
-import threading
 import urllib.parse
+
+from http_stub import BackgroundServer
 
 TOKEN = "SECRET-EXECUTION-TOKEN-42"
 
 
-class ApiStandIn:
+class ApiStandIn(BackgroundServer):
     def __init__(self, store, inputs_doc, lifetime=3600):
         """inputs_doc: the inputs.json written by store.write_inputs."""
         self.store = store
@@ -32,10 +33,7 @@ class ApiStandIn:
             def do_POST(self):
                 outer.handle(self)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
 
     def api_json(self, path, token=TOKEN):
         with open(path, "w") as f:
@@ -74,7 +72,3 @@ class ApiStandIn:
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()

@@ -4,11 +4,12 @@ response. It serves one object, answering range requests in the way `mode` says.
 import http.server
 import re
 import socket
-import threading
 import time
 
+from http_stub import BackgroundServer
 
-class Faulty:
+
+class Faulty(BackgroundServer):
     MODES = ("ok", "wrong_range", "ignore_range", "short_body", "long_body", "status_500",
              "stall")
 
@@ -29,11 +30,7 @@ class Faulty:
                 outer.requests += 1
                 outer.respond(self)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.serve(Handler)
 
     def url(self, name="object"):
         return f"http://127.0.0.1:{self.port}/{name}?sig=FAULTYSECRET"
@@ -80,7 +77,3 @@ class Faulty:
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
