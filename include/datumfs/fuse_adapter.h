@@ -5,6 +5,11 @@
 // under the mountpoint before the mount are served from the directory the mount covers.
 // Every write-like operation is EROFS.
 //
+// Extended attributes tell a running mount's state without adding files to the tree: the
+// root answers user.datumfs.stats (the counters as JSON), every remote file
+// user.datumfs.datum_id, user.datumfs.cached_bytes and user.datumfs.uri (the original uri,
+// never the signed URL).
+//
 // Mounting and serving are separate steps so that a daemon can mount, report errors to the
 // shell, then fork and serve (libfuse's own order). Not thread-safe: one owner.
 #ifndef DATUMFS_FUSE_ADAPTER_H_
@@ -40,10 +45,12 @@ class FuseMount {
   FuseMount& operator=(const FuseMount&) = delete;
 
   // Serves requests until the file system is unmounted or SIGTERM/SIGINT/SIGHUP arrives.
-  // `on_init` runs once the kernel has sent FUSE_INIT (the tree is visible).
+  // `on_init` runs once the kernel has sent FUSE_INIT (the tree is visible); `stats_json`
+  // answers the root's user.datumfs.stats (on a FUSE thread).
   // REQUIRES: `reader` outlives the call, and callbacks it still has pending must be
   // finished (its Fetcher destroyed) before this object is destroyed.
-  Status Serve(Reader& reader, std::function<void()> on_init);
+  Status Serve(Reader& reader, std::function<void()> on_init,
+               std::function<std::string()> stats_json);
 
   // Unmounts now (idempotent). For a parent process whose serving child failed.
   void Unmount();

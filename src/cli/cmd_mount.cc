@@ -18,6 +18,7 @@
 #include "datumfs/fuse_adapter.h"
 #include "datumfs/manifest.h"
 #include "datumfs/reader.h"
+#include "datumfs/stats.h"
 #include "datumfs/tree.h"
 #include "datumfs/units.h"
 
@@ -49,6 +50,39 @@ std::unique_ptr<BlockCache> OpenCache(const CacheOptions& options) {
   return nullptr;
 }
 
+StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock::time_point start,
+                       const Reader& reader, const Fetcher& fetcher, BlockCache* cache,
+                       const UrlRefresher& refresher) {
+  StatsSnapshot s;
+  s.version = DATUMFS_VERSION;
+  s.mountpoint = mountpoint;
+  s.uptime_seconds = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count());
+  ReaderCounters r = reader.counters();
+  s.reads = r.reads;
+  s.bytes_read = r.bytes_read;
+  s.read_errors = r.read_errors;
+  s.files_read = r.files_read;
+  FetchCounters f = fetcher.counters();
+  s.requests = f.requests;
+  s.bytes_fetched = f.bytes;
+  s.fetch_errors = f.errors;
+  s.retries = f.retries;
+  s.url_refreshes = refresher.refreshes();
+  if (cache) {
+    CacheCounters c = cache->counters();
+    s.cache_hits = c.hits;
+    s.cache_misses = c.misses;
+    s.cache_bytes_written = c.bytes_written;
+    s.evictions = c.evictions;
+    s.evicted_bytes = c.evicted_bytes;
+    s.corrupt_extents = c.corrupt_extents;
+    s.cache_bytes = cache->TotalBytes();
+  }
+  return s;
+}
+
 // Everything after the mount: cache, fetcher, reader, serving. Returns the exit status.
 int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_options,
           const ApiConfig& api, const Tree& tree, std::unique_ptr<FuseMount> mount,
@@ -76,12 +110,18 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
   UrlRefresher refresher(InputRequestApi{api.method, api.url, api.headers}, refresh_options);
   Reader reader(tree, *fetcher.value(), cache.get(), &refresher, reader_options);
   bool ready = false;
-  Status served = mount->Serve(reader, [&] {
+  const auto start = std::chrono::steady_clock::now();
+  auto on_init = [&] {
     ready = true;
     spdlog::info("{}: mounted ({} inputs, {} entries)", args.mountpoint, tree.inputs().size(),
                  tree.node_count() - 1);
     if (notify_fd >= 0) NotifyReady(notify_fd);
-  });
+  };
+  auto stats_json = [&] {
+    return StatsToJson(
+        Snapshot(args.mountpoint, start, reader, *fetcher.value(), cache.get(), refresher));
+  };
+  Status served = mount->Serve(reader, on_init, stats_json);
   // Stop everything that could start a fetch, then the fetcher (its pending reads complete
   // while the session still exists), then the session, then the cache.
   reader.Stop();

@@ -3,6 +3,7 @@
 
 #include "cli/cmd_cache.h"
 #include "cli/cmd_mount.h"
+#include "cli/cmd_stats.h"
 #include "cli/exit_codes.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   datumfs::MountArgs mount_args;
   CLI::App* mount = datumfs::AddMountCommand(app, mount_args);
+  datumfs::StatsArgs stats_args;
+  CLI::App* stats = datumfs::AddStatsCommand(app, stats_args);
   datumfs::CacheArgs cache_args;
   int (*run_cache)(const datumfs::CacheArgs&) = nullptr;
   datumfs::AddCacheCommands(app, cache_args, &run_cache);
@@ -22,6 +25,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? datumfs::kExitOk : datumfs::kExitUsage;
   }
   if (mount->parsed()) return datumfs::RunMount(mount_args);
+  if (stats->parsed()) return datumfs::RunStats(stats_args);
   if (run_cache) return run_cache(cache_args);
   return datumfs::kExitUsage;
 }

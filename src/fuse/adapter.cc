@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -23,6 +24,7 @@ struct FuseMount::State {
   int local_dir_fd;
   Reader* reader = nullptr;
   std::function<void()> on_init;
+  std::function<std::string()> stats_json;
   fuse_session* session = nullptr;
   bool mounted = false;
   uid_t uid = getuid();
@@ -251,11 +253,56 @@ void OnStatfs(fuse_req_t req, fuse_ino_t) {
   fuse_reply_statfs(req, &st);
 }
 
-void OnGetxattr(fuse_req_t req, fuse_ino_t, const char*, size_t) { fuse_reply_err(req, ENODATA); }
+constexpr std::string_view kStatsXattr = "user.datumfs.stats";
+constexpr std::string_view kDatumIdXattr = "user.datumfs.datum_id";
+constexpr std::string_view kCachedBytesXattr = "user.datumfs.cached_bytes";
+constexpr std::string_view kUriXattr = "user.datumfs.uri";
 
-void OnListxattr(fuse_req_t req, fuse_ino_t, size_t size) {
-  if (size == 0) return (void)fuse_reply_xattr(req, 0);
-  fuse_reply_buf(req, nullptr, 0);
+// The extended attributes node `id` has, by name.
+std::vector<std::string_view> XattrNames(const State& fs, NodeId id) {
+  if (id == Tree::kRoot) return {kStatsXattr};
+  if (fs.tree.kind(id) != NodeKind::kRemoteFile) return {};
+  std::vector<std::string_view> names;
+  RemoteFileInfo info = fs.tree.remote(id);
+  if (!info.datum_id.empty()) names.push_back(kDatumIdXattr);
+  names.push_back(kCachedBytesXattr);
+  if (!info.uri.empty()) names.push_back(kUriXattr);
+  return names;
+}
+
+std::optional<std::string> XattrValue(const State& fs, NodeId id, std::string_view name) {
+  std::vector<std::string_view> names = XattrNames(fs, id);
+  if (std::find(names.begin(), names.end(), name) == names.end()) return std::nullopt;
+  if (name == kStatsXattr) return fs.stats_json ? fs.stats_json() : "{}";
+  RemoteFileInfo info = fs.tree.remote(id);
+  if (name == kDatumIdXattr) return std::string(info.datum_id);
+  if (name == kUriXattr) return std::string(info.uri);
+  return std::to_string(fs.reader->CachedBytes(id));
+}
+
+// Size 0 asks for the value's length; a buffer too small for it is ERANGE.
+void ReplyXattr(fuse_req_t req, size_t size, std::string_view value) {
+  if (size == 0) return (void)fuse_reply_xattr(req, value.size());
+  if (size < value.size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, value.data(), value.size());
+}
+
+void OnGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  State& fs = Fs(req);
+  std::optional<NodeId> id = Node(fs, ino);
+  if (!id) return (void)fuse_reply_err(req, ENOENT);
+  std::optional<std::string> value = XattrValue(fs, *id, name);
+  if (!value) return (void)fuse_reply_err(req, ENODATA);
+  ReplyXattr(req, size, *value);
+}
+
+void OnListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  State& fs = Fs(req);
+  std::optional<NodeId> id = Node(fs, ino);
+  if (!id) return (void)fuse_reply_err(req, ENOENT);
+  std::string list;  // names, each ending in NUL
+  for (std::string_view name : XattrNames(fs, *id)) (list += name) += '\0';
+  ReplyXattr(req, size, list);
 }
 
 // Everything that would change the tree.
@@ -345,9 +392,11 @@ Result<std::unique_ptr<FuseMount>> FuseMount::Mount(const Tree& tree, int local_
   return mount;
 }
 
-Status FuseMount::Serve(Reader& reader, std::function<void()> on_init) {
+Status FuseMount::Serve(Reader& reader, std::function<void()> on_init,
+                        std::function<std::string()> stats_json) {
   state_->reader = &reader;
   state_->on_init = std::move(on_init);
+  state_->stats_json = std::move(stats_json);
   fuse_session* se = state_->session;
   if (fuse_set_signal_handlers(se) != 0) return Status::Errno(EIO, "cannot set signal handlers");
   fuse_loop_config* config = fuse_loop_cfg_create();

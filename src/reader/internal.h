@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "datumfs/reader.h"
+#include "reader/coverage.h"
 #include "reader/readahead_policy.h"
 
 namespace datumfs {
@@ -69,8 +70,8 @@ struct Range {
 
 class OpenFile {
  public:
-  OpenFile(NodeId node, std::string key, const ReadaheadOptions& options)
-      : node_(node), key_(std::move(key)), policy_(options) {}
+  OpenFile(NodeId node, uint64_t size, std::string key, const ReadaheadOptions& options)
+      : node_(node), key_(std::move(key)), policy_(options), coverage_(size) {}
 
   const NodeId node_;
   const std::string key_;  // in the block cache
@@ -82,6 +83,9 @@ class OpenFile {
   ByteRange failed_;                                 // guarded by mu_
   Status failed_status_;                             // guarded by mu_
   std::chrono::steady_clock::time_point failed_at_;  // guarded by mu_
+  Coverage coverage_;                                // guarded by mu_
+  std::chrono::steady_clock::time_point first_read_{};  // guarded by mu_
+  std::atomic<uint64_t> fetched_bytes_{0};  // from the store, for this open file's reads
 };
 
 // A range being assembled: what the cache had, copied in at once, plus the parts fetched.

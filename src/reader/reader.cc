@@ -7,8 +7,9 @@
 #include <mutex>
 #include <vector>
 
-#include "reader/serial_queue.h"
+#include "datumfs/units.h"
 #include "reader/internal.h"
+#include "reader/serial_queue.h"
 
 namespace datumfs {
 
@@ -29,20 +30,51 @@ Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresh
 
 Reader::~Reader() { Stop(); }
 
+std::string Reader::KeyOf(NodeId node) const {
+  if (!cache_) return "";
+  RemoteFileInfo info = tree_.remote(node);
+  return BlockCache::KeyFor(info.datum_id, info.url, tree_.size(node));
+}
+
 std::shared_ptr<OpenFile> Reader::Open(NodeId node) {
-  std::string key;
-  if (cache_) {
-    RemoteFileInfo info = tree_.remote(node);
-    key = BlockCache::KeyFor(info.datum_id, info.url, tree_.size(node));
-  }
   ReadaheadOptions readahead;
   readahead.max_window = std::max(options_.max_readahead, readahead.initial_window);
   readahead.part_size = options_.part_size;
-  return std::make_shared<OpenFile>(node, std::move(key), readahead);
+  return std::make_shared<OpenFile>(node, tree_.size(node), KeyOf(node), readahead);
+}
+
+ReaderCounters Reader::counters() const {
+  return ReaderCounters{reads_.load(), bytes_read_.load(), read_errors_.load(),
+                        files_read_.load()};
+}
+
+uint64_t Reader::CachedBytes(NodeId node) const {
+  const uint64_t size = tree_.size(node);
+  if (!cache_ || size == 0) return 0;
+  uint64_t missing = 0;
+  for (const ByteRange& r : cache_->Missing(KeyOf(node), ByteRange{0, size})) missing += r.length;
+  return size - missing;
+}
+
+void Reader::LogReadThrough(const OpenFile& file, Clock::time_point first_read) {
+  ++files_read_;
+  const double seconds = std::chrono::duration<double>(Clock::now() - first_read).count();
+  const uint64_t size = tree_.size(file.node_);
+  const uint64_t fetched = file.fetched_bytes_.load();
+  const std::string name = options_.mountpoint + "/" + tree_.Path(file.node_);
+  if (fetched == 0) {
+    spdlog::info("{}: cached {} in {:.1f} s", name, HumanBytes(size), seconds);
+  } else if (fetched < size) {
+    spdlog::info("{}: fetched {} in {:.1f} s ({} cached)", name, HumanBytes(fetched), seconds,
+                 HumanBytes(size - fetched));
+  } else {
+    spdlog::info("{}: fetched {} in {:.1f} s", name, HumanBytes(fetched), seconds);
+  }
 }
 
 void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size,
                   ReadDone done) {
+  ++reads_;
   const uint64_t file_size = tree_.size(file->node_);
   if (offset >= file_size || size == 0) {
     done(Status(), std::string_view());
@@ -59,7 +91,16 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
         std::chrono::steady_clock::now() - file->failed_at_ < std::chrono::seconds(1)) {
       Status failed = file->failed_status_;
       lock.unlock();
+      ++read_errors_;
       return done(failed, {});
+    }
+    if (file->first_read_ == Clock::time_point{}) file->first_read_ = Clock::now();
+    if (file->coverage_.Add(offset, size)) {  // the file's last unread bytes: log once they are
+      done = [this, file, first = file->first_read_, inner = std::move(done)](
+                 const Status& status, std::string_view bytes) {
+        inner(status, bytes);
+        if (status.ok()) LogReadThrough(*file, first);
+      };
     }
     file->policy_.Observe(offset, size);
     for (const auto& r : file->ranges_) {
@@ -79,6 +120,7 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
     Prune(*file, offset);
   }
   if (hit) {  // ready ranges are immutable: reply without the lock
+    bytes_read_ += size;
     range->Reply(Waiter{offset, size, std::move(done)});
   }
   const Clock::time_point deadline = Clock::now() + options_.read_timeout;
@@ -149,10 +191,14 @@ void Reader::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_p
       file->failed_status_ = failed;
       file->failed_at_ = std::chrono::steady_clock::now();
     }
+    read_errors_ += waiters.size();
     for (const Waiter& w : waiters) w.done(failed, {});
     return;
   }
-  for (const Waiter& w : waiters) range->Reply(w);
+  for (const Waiter& w : waiters) {
+    bytes_read_ += w.size;
+    range->Reply(w);
+  }
 }
 
 }  // namespace datumfs

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "reader/coverage.h"
 #include "reader/object_stream.h"
 #include "reader/readahead_policy.h"
 
@@ -225,6 +226,37 @@ TEST_SUITE("object stream") {
     CHECK(b.status.errno_value() == EACCES);
     Got c;
     CHECK_FALSE(stream.Subscribe({60, 1}, kFar, c.Done()));  // ended
+  }
+}
+
+TEST_SUITE("coverage") {
+  TEST_CASE("a file read in order is through at its last read, once") {
+    Coverage c(10 * kMiB);
+    for (uint64_t off = 0; off + 128 * kKiB < 10 * kMiB; off += 128 * kKiB) {
+      CHECK_FALSE(c.Add(off, 128 * kKiB));
+    }
+    CHECK(c.Add(10 * kMiB - 128 * kKiB, 128 * kKiB));
+    CHECK_FALSE(c.Add(0, 10 * kMiB));  // already said
+  }
+
+  TEST_CASE("reordered and overlapping reads, and a read past the end, still complete it") {
+    Coverage c(1000);
+    CHECK_FALSE(c.Add(500, 300));
+    CHECK_FALSE(c.Add(0, 200));
+    CHECK_FALSE(c.Add(900, 4096));  // the kernel asks for whole pages past the end
+    CHECK_FALSE(c.Add(150, 400));
+    CHECK_FALSE(c.Add(700, 150));
+    CHECK(c.Add(850, 50));
+  }
+
+  TEST_CASE("a file with a gap is not through; a scattered reader is given up on") {
+    Coverage gap(1000);
+    CHECK_FALSE(gap.Add(0, 499));
+    CHECK_FALSE(gap.Add(500, 500));
+    Coverage scattered(1 << 20);
+    for (uint64_t i = 0; i < 1000; ++i) CHECK_FALSE(scattered.Add(i * 1024, 512));
+    for (uint64_t i = 0; i < 1000; ++i) CHECK_FALSE(scattered.Add(i * 1024 + 512, 512));
+    CHECK_FALSE(scattered.Add(0, 1 << 20));
   }
 }
 

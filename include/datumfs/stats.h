@@ -1,0 +1,70 @@
+// A running mount's counters, and the three ways they are shown: JSON (the root's
+// `user.datumfs.stats` extended attribute, `datumfs stats --json`), Prometheus text exposition
+// (`--prometheus`) and a table for a person. Every counter is listed once, in kMetrics, with
+// its JSON key and its Prometheus name, so that the three never disagree.
+#ifndef DATUMFS_STATS_H_
+#define DATUMFS_STATS_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "datumfs/status.h"
+
+namespace datumfs {
+
+struct StatsSnapshot {
+  std::string version;
+  std::string mountpoint;
+  uint64_t uptime_seconds = 0;
+  // Reads of remote files by programs, as the kernel passed them on.
+  uint64_t reads = 0;
+  uint64_t bytes_read = 0;
+  uint64_t read_errors = 0;  // reads answered with an error (EIO, ...)
+  uint64_t files_read = 0;   // files read from first to last byte
+  // Transfers from the store.
+  uint64_t requests = 0;
+  uint64_t bytes_fetched = 0;
+  uint64_t fetch_errors = 0;  // transfers that failed after their retries
+  uint64_t retries = 0;
+  uint64_t url_refreshes = 0;
+  // The block cache (shared by every mount on the host; the counts are this mount's).
+  uint64_t cache_hits = 0;    // ranges served wholly from the cache
+  uint64_t cache_misses = 0;  // ranges that needed the store
+  uint64_t cache_bytes_written = 0;
+  uint64_t evictions = 0;  // extents evicted
+  uint64_t evicted_bytes = 0;
+  uint64_t corrupt_extents = 0;
+  uint64_t cache_bytes = 0;  // what the cache holds now, for every mount
+};
+
+enum class MetricKind { kCounter, kGauge };
+enum class MetricUnit { kCount, kBytes, kSeconds };
+
+struct MetricInfo {
+  const char* json_key;
+  const char* prometheus_name;  // "datumfs_..._total" for counters, unit in the name
+  MetricKind kind;
+  MetricUnit unit;
+  const char* help;
+  uint64_t StatsSnapshot::*field;
+};
+
+std::span<const MetricInfo> Metrics();
+
+// {"version": ..., "mountpoint": ..., "<json_key>": N, ...}
+std::string StatsToJson(const StatsSnapshot& stats);
+// Unknown keys are ignored (a newer daemon may send more); a missing metric is an error.
+Result<StatsSnapshot> StatsFromJson(std::string_view json);
+// Text exposition format 0.0.4: # HELP, # TYPE and one sample per metric, labelled with the
+// mountpoint.
+std::string StatsToPrometheus(const StatsSnapshot& stats);
+// Aligned "label  value" lines for a person; sizes in SI units (kB, MB, GB). With `previous`
+// (one `interval_seconds` earlier), counters that moved also show their rate.
+std::string StatsToTable(const StatsSnapshot& stats, const StatsSnapshot* previous = nullptr,
+                         double interval_seconds = 1.0);
+
+}  // namespace datumfs
+
+#endif  // DATUMFS_STATS_H_
