@@ -61,6 +61,7 @@ using ReadDone = std::function<void(const Status& status, std::string_view bytes
 class ByteBudget;
 class SerialQueue;
 class ObjectStream;
+struct ReadThrough;
 class OpenFile;
 struct Range;
 struct FillState;
@@ -137,8 +138,11 @@ class Reader {
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                 const Status& status, std::string&& data);
   std::string KeyOf(NodeId node) const;
+  // Records a read of the file; true if after it every byte has been read (once per file).
+  bool NoteRead(NodeId node, uint64_t offset, uint64_t length);
+  void NoteFetched(NodeId node, uint64_t bytes);
   // The "path: fetched 28.9 kB in 0.2 s" line, once a file has been read through.
-  void LogReadThrough(const OpenFile& file, Clock::time_point first_read);
+  void LogReadThrough(NodeId node);
 
   struct Wait {
     std::shared_ptr<OpenFile> file;
@@ -163,6 +167,9 @@ class Reader {
   std::thread waiter_;
   std::unique_ptr<SerialQueue> writer_;  // when there is a cache: cache writes, in order
   std::unique_ptr<SerialQueue> loader_;  // when there is a cache: cached read-ahead loads
+  std::mutex through_mu_;
+  std::map<NodeId, std::unique_ptr<ReadThrough>> through_;  // guarded by through_mu_
+  std::set<NodeId> read_through_;  // guarded by through_mu_: logged already
   std::atomic<uint64_t> reads_{0}, bytes_read_{0}, read_errors_{0}, files_read_{0};
   const ReaderOptions options_;
 };

@@ -172,12 +172,19 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
   cmd->add_option("--log-level", a.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cmd->add_option("--log-file", a.log_file,
+                  "append log lines to FILE instead of syslog (or of stderr with -f)");
   cmd->add_option("mountpoint", a.mountpoint, "where to mount")->capture_default_str();
   return cmd;
 }
 
 int RunMount(const MountArgs& args) {
-  LogToStderr(args.log_level);
+  LogToStderr(args.log_level);  // until detached: warnings reach the shell
+  if (!args.log_file.empty()) {
+    if (Status s = LogToFile(args.log_file, args.log_level); !s.ok()) {
+      return Fail(kExitUsage, s.message());
+    }
+  }
   Result<CacheOptions> cache_options =
       ParseCacheOptions(args.cache_dir, args.cache_max, args.min_free);
   if (!cache_options) return Fail(kExitUsage, cache_options.error().message());
@@ -213,7 +220,7 @@ int RunMount(const MountArgs& args) {
     FuseMount* m = mount.value().get();
     notify_fd = DetachAndWait([m] { m->Unmount(); });  // only the child returns
     if (notify_fd < 0) return Fail(kExitFailure, ErrnoStatus("fork", errno).message());
-    LogToSyslog(args.log_level);
+    if (args.log_file.empty()) LogToSyslog(args.log_level);
   }
   return Serve(args, cache, api.value(), tree.value(), std::move(mount.value()), notify_fd);
 }

@@ -25,6 +25,7 @@ struct MountArgs {
   double stall_timeout_seconds = 10;
   double refresh_margin_seconds = 60;
   std::string log_level = "info";
+  std::string log_file;  // empty: stderr with -f, otherwise syslog
 };
 
 // Adds the `mount` subcommand to `app`, filling `args` when parsed.

@@ -1,4 +1,4 @@
-// Log setup: spdlog to stderr in the foreground, to syslog when detached.
+// Log setup: spdlog to stderr in the foreground, to syslog or a file (--log-file) when detached.
 #ifndef DATUMFS_CLI_LOGGING_H_
 #define DATUMFS_CLI_LOGGING_H_
 
@@ -11,6 +11,8 @@ namespace datumfs {
 // REQUIRES: level is one of trace, debug, info, warn, error, off (checked by the parser).
 void LogToStderr(const std::string& level);
 void LogToSyslog(const std::string& level);
+// Appends to `path` (created 0600 if missing). An error names the file.
+Status LogToFile(const std::string& path, const std::string& level);
 
 }  // namespace datumfs
 

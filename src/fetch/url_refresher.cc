@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <ctime>
@@ -123,6 +124,9 @@ void UrlRefresher::WorkLoop() {
     if (fresh) {
       ++refreshes_;
       for (auto& [file, url] : fresh.value()) state.urls[file] = url;
+      spdlog::info("input {}: {} fresh URLs from input_request", Quote(name), fresh.value().size());
+    } else {
+      spdlog::warn("{}", fresh.error().message());
     }
     std::vector<Waiter> waiters;
     waiters.swap(state.waiters);

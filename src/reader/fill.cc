@@ -148,7 +148,7 @@ void Reader::PartFetched(const std::shared_ptr<datumfs::FillState>& fill, ByteRa
     }
     return FetchFromStream(fill, part, after_refusal, url);
   }
-  if (status.ok()) fill->file->fetched_bytes_ += part.length;
+  if (status.ok()) NoteFetched(fill->file->node_, part.length);
   PartDone(fill, part, status, std::move(body));
 }
 

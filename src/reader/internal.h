@@ -70,8 +70,8 @@ struct Range {
 
 class OpenFile {
  public:
-  OpenFile(NodeId node, uint64_t size, std::string key, const ReadaheadOptions& options)
-      : node_(node), key_(std::move(key)), policy_(options), coverage_(size) {}
+  OpenFile(NodeId node, std::string key, const ReadaheadOptions& options)
+      : node_(node), key_(std::move(key)), policy_(options) {}
 
   const NodeId node_;
   const std::string key_;  // in the block cache
@@ -83,9 +83,16 @@ class OpenFile {
   ByteRange failed_;                                 // guarded by mu_
   Status failed_status_;                             // guarded by mu_
   std::chrono::steady_clock::time_point failed_at_;  // guarded by mu_
-  Coverage coverage_;                                // guarded by mu_
-  std::chrono::steady_clock::time_point first_read_{};  // guarded by mu_
-  std::atomic<uint64_t> fetched_bytes_{0};  // from the store, for this open file's reads
+};
+
+// How far a file has been read through this mount, for its "fetched 28.9 kB in 0.2 s" line.
+// Per file, not per open: with the page cache kept across opens, a second open that reads a
+// file through reaches the daemon only for what the first did not read.
+struct ReadThrough {
+  explicit ReadThrough(uint64_t size) : coverage(size) {}
+  Coverage coverage;
+  std::chrono::steady_clock::time_point first_read = std::chrono::steady_clock::now();
+  uint64_t fetched_bytes = 0;  // from the store
 };
 
 // A range being assembled: what the cache had, copied in at once, plus the parts fetched.

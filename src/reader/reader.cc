@@ -40,7 +40,7 @@ std::shared_ptr<OpenFile> Reader::Open(NodeId node) {
   ReadaheadOptions readahead;
   readahead.max_window = std::max(options_.max_readahead, readahead.initial_window);
   readahead.part_size = options_.part_size;
-  return std::make_shared<OpenFile>(node, tree_.size(node), KeyOf(node), readahead);
+  return std::make_shared<OpenFile>(node, KeyOf(node), readahead);
 }
 
 ReaderCounters Reader::counters() const {
@@ -56,12 +56,35 @@ uint64_t Reader::CachedBytes(NodeId node) const {
   return size - missing;
 }
 
-void Reader::LogReadThrough(const OpenFile& file, Clock::time_point first_read) {
+bool Reader::NoteRead(NodeId node, uint64_t offset, uint64_t length) {
+  std::lock_guard<std::mutex> lock(through_mu_);
+  if (read_through_.count(node)) return false;
+  auto& state = through_[node];
+  if (!state) state = std::make_unique<ReadThrough>(tree_.size(node));
+  return state->coverage.Add(offset, length);
+}
+
+void Reader::NoteFetched(NodeId node, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(through_mu_);
+  auto it = through_.find(node);
+  if (it != through_.end()) it->second->fetched_bytes += bytes;
+}
+
+void Reader::LogReadThrough(NodeId node) {
+  std::unique_ptr<ReadThrough> state;
+  {
+    std::lock_guard<std::mutex> lock(through_mu_);
+    auto it = through_.find(node);
+    if (it == through_.end()) return;
+    state = std::move(it->second);
+    through_.erase(it);
+    read_through_.insert(node);
+  }
   ++files_read_;
-  const double seconds = std::chrono::duration<double>(Clock::now() - first_read).count();
-  const uint64_t size = tree_.size(file.node_);
-  const uint64_t fetched = file.fetched_bytes_.load();
-  const std::string name = options_.mountpoint + "/" + tree_.Path(file.node_);
+  const double seconds = std::chrono::duration<double>(Clock::now() - state->first_read).count();
+  const uint64_t size = tree_.size(node);
+  const uint64_t fetched = state->fetched_bytes;
+  const std::string name = options_.mountpoint + "/" + tree_.Path(node);
   if (fetched == 0) {
     spdlog::info("{}: cached {} in {:.1f} s", name, HumanBytes(size), seconds);
   } else if (fetched < size) {
@@ -81,6 +104,13 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
     return;
   }
   size = static_cast<size_t>(std::min<uint64_t>(size, file_size - offset));
+  if (NoteRead(file->node_, offset, size)) {  // the file's last unread bytes: log once they are
+    done = [this, node = file->node_, inner = std::move(done)](const Status& status,
+                                                               std::string_view bytes) {
+      inner(status, bytes);
+      if (status.ok()) LogReadThrough(node);
+    };
+  }
   std::shared_ptr<Range> range;  // the one that serves this read
   bool hit = false;
   bool fill = false;
@@ -93,14 +123,6 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
       lock.unlock();
       ++read_errors_;
       return done(failed, {});
-    }
-    if (file->first_read_ == Clock::time_point{}) file->first_read_ = Clock::now();
-    if (file->coverage_.Add(offset, size)) {  // the file's last unread bytes: log once they are
-      done = [this, file, first = file->first_read_, inner = std::move(done)](
-                 const Status& status, std::string_view bytes) {
-        inner(status, bytes);
-        if (status.ok()) LogReadThrough(*file, first);
-      };
     }
     file->policy_.Observe(offset, size);
     for (const auto& r : file->ranges_) {
