@@ -3,6 +3,7 @@
 
 #include "cli/cmd_cache.h"
 #include "cli/cmd_mount.h"
+#include "cli/cmd_prefetch.h"
 #include "cli/cmd_stats.h"
 #include "cli/exit_codes.h"
 
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
   CLI::App* mount = datumfs::AddMountCommand(app, mount_args);
   datumfs::StatsArgs stats_args;
   CLI::App* stats = datumfs::AddStatsCommand(app, stats_args);
+  datumfs::PrefetchArgs prefetch_args;
+  CLI::App* prefetch = datumfs::AddPrefetchCommand(app, prefetch_args);
   datumfs::CacheArgs cache_args;
   int (*run_cache)(const datumfs::CacheArgs&) = nullptr;
   datumfs::AddCacheCommands(app, cache_args, &run_cache);
@@ -26,6 +29,7 @@ int main(int argc, char** argv) {
   }
   if (mount->parsed()) return datumfs::RunMount(mount_args);
   if (stats->parsed()) return datumfs::RunStats(stats_args);
+  if (prefetch->parsed()) return datumfs::RunPrefetch(prefetch_args);
   if (run_cache) return run_cache(cache_args);
   return datumfs::kExitUsage;
 }

@@ -9,7 +9,7 @@ import subprocess
 from conftest import DATUMFS, require
 
 PAGE = os.path.join(os.path.dirname(__file__), "..", "..", "doc", "datumfs.1")
-SUBCOMMANDS = [["mount"], ["stats"], ["cache", "ls"], ["cache", "gc"], ["cache", "verify"]]
+SUBCOMMANDS = [["mount"], ["stats"], ["prefetch"], ["cache", "ls"], ["cache", "gc"], ["cache", "verify"]]
 
 
 def render():
