@@ -32,6 +32,13 @@ struct FetchOptions {
   std::chrono::milliseconds backoff_base{100};
   std::chrono::milliseconds backoff_cap{5000};
   int max_attempts = 8;
+  // Background requests (bulk readers such as `datumfs prefetch`) yield to the others: at
+  // most background_when_busy of them run while any other request is running or ran within
+  // busy_linger, and at most background_transfers otherwise, which leaves connections free
+  // for a job's first reads.
+  int background_transfers = 12;
+  int background_when_busy = 2;
+  std::chrono::milliseconds busy_linger{1000};
 };
 
 struct RangeRequest {
@@ -47,6 +54,8 @@ struct RangeRequest {
   // When set, bytes are handed here as they arrive (offset in the object, bytes) instead of
   // being collected: FetchDone then gets an empty body. Called on the fetch thread.
   std::function<void(uint64_t offset, std::string_view bytes)> sink;
+  // For a bulk reader: started only when the job's own requests leave room (FetchOptions).
+  bool background = false;
 };
 
 // Called exactly once, on the fetch thread (or inline from Submit/~Fetcher when the request

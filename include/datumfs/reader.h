@@ -43,6 +43,8 @@ struct ReaderOptions {
   // Bytes of ranges in memory (fetched or in flight) across all open files past which no
   // more read-ahead starts. Reads themselves always go.
   uint64_t readahead_budget = 256 << 20;
+  // A bulk reader's read-ahead window grows up to this.
+  uint64_t bulk_max_readahead = 16 << 20;
   // Prefix for file names in log lines ("/valohai/inputs").
   std::string mountpoint;
 };
@@ -76,8 +78,11 @@ class Reader {
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
-  // REQUIRES: tree.kind(node) == NodeKind::kRemoteFile.
-  std::shared_ptr<OpenFile> Open(NodeId node);
+  // REQUIRES: tree.kind(node) == NodeKind::kRemoteFile. A `bulk` reader (opened with
+  // O_NOATIME, as `datumfs prefetch` and backup tools do) yields to the others: its fetches
+  // are background requests, its read-ahead window is smaller and may use only half the
+  // budget.
+  std::shared_ptr<OpenFile> Open(NodeId node, bool bulk = false);
 
   void Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size, ReadDone done);
 

@@ -171,6 +171,8 @@ class CurlFetcher final : public Fetcher {
   void Loop();
   void StartQueued();
   void StartDue();
+  // Starts waiting background requests while there is room for them.
+  void StartBackground();
   bool Start(std::unique_ptr<Transfer> t);
   void Finish(CURL* easy, CURLcode result);
   // Classifies this attempt; FetchError::kNone if the whole request is done.
@@ -191,6 +193,9 @@ class CurlFetcher final : public Fetcher {
   // If-Match, so a replaced object is an error, never a mix of two versions.
   std::map<std::string, std::string> etags_;                  // fetch thread only
   std::multimap<Clock::time_point, std::unique_ptr<Transfer>> delayed_;  // fetch thread only
+  std::deque<std::unique_ptr<Transfer>> background_;  // fetch thread only: waiting for room
+  int running_foreground_ = 0, running_background_ = 0;  // fetch thread only
+  Clock::time_point busy_until_{};  // fetch thread only: background yields until then
   std::mt19937_64 random_{std::random_device{}()};            // fetch thread only
   std::atomic<uint64_t> requests_{0}, bytes_{0}, errors_{0}, retries_{0};
   std::thread thread_;  // last: starts after everything above exists
@@ -276,6 +281,12 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   curl_multi_add_handle(multi_, easy);
   running_.insert(easy);
   ++requests_;
+  if (t->request.background) {
+    ++running_background_;
+  } else {
+    ++running_foreground_;
+    busy_until_ = Clock::now() + options_.busy_linger;
+  }
   t.release();  // owned through CURLOPT_PRIVATE until Finish()
   return true;
 }
@@ -286,7 +297,23 @@ void CurlFetcher::StartQueued() {
     std::lock_guard<std::mutex> lock(mu_);
     queued.swap(queue_);
   }
-  for (auto& t : queued) Start(std::move(t));
+  for (auto& t : queued) {
+    if (t->request.background) {
+      background_.push_back(std::move(t));
+    } else {
+      Start(std::move(t));
+    }
+  }
+}
+
+void CurlFetcher::StartBackground() {
+  const bool busy = running_foreground_ > 0 || Clock::now() < busy_until_;
+  const int room = busy ? options_.background_when_busy : options_.background_transfers;
+  while (!background_.empty() && running_background_ < room) {
+    std::unique_ptr<Transfer> t = std::move(background_.front());
+    background_.pop_front();
+    Start(std::move(t));
+  }
 }
 
 void CurlFetcher::StartDue() {
@@ -347,6 +374,12 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   std::unique_ptr<Transfer> t(raw);
   curl_multi_remove_handle(multi_, easy);
   running_.erase(easy);
+  if (t->request.background) {
+    --running_background_;
+  } else {
+    --running_foreground_;
+    busy_until_ = Clock::now() + options_.busy_linger;
+  }
   long http_status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
   curl_easy_cleanup(easy);
@@ -413,6 +446,10 @@ int CurlFetcher::PollTimeoutMs() const {
         delayed_.begin()->first - Clock::now());
     ms = std::min<int64_t>(ms, std::max<int64_t>(wait.count(), 0));
   }
+  if (!background_.empty() && running_foreground_ == 0) {  // wake when the linger ends
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(busy_until_ - Clock::now());
+    ms = std::min<int64_t>(ms, std::max<int64_t>(wait.count() + 1, 0));
+  }
   return static_cast<int>(ms);
 }
 
@@ -424,6 +461,7 @@ void CurlFetcher::Loop() {
     }
     StartQueued();
     StartDue();
+    StartBackground();
     int running = 0;
     curl_multi_perform(multi_, &running);
     int left = 0;
@@ -431,6 +469,7 @@ void CurlFetcher::Loop() {
       if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
     }
     EndStalled();
+    StartBackground();  // into the room finished transfers left
     curl_multi_poll(multi_, nullptr, 0, PollTimeoutMs(), nullptr);
   }
   // Fail what is still running, waiting or queued, so every callback runs exactly once.
@@ -446,6 +485,8 @@ void CurlFetcher::Loop() {
   running_.clear();
   for (auto& [when, t] : delayed_) t->done(cancelled, std::string());
   delayed_.clear();
+  for (auto& t : background_) t->done(cancelled, std::string());
+  background_.clear();
   std::deque<std::unique_ptr<Transfer>> queued;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -191,7 +191,9 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (fd < 0) return (void)fuse_reply_err(req, errno);
     fi->fh = static_cast<uint64_t>(fd);
   } else {
-    auto* handle = new std::shared_ptr<OpenFile>(fs.reader->Open(*id));
+    // O_NOATIME (prefetch, tar, rsync) marks a bulk reader: it yields to the job's reads.
+    const bool bulk = (fi->flags & O_NOATIME) != 0;
+    auto* handle = new std::shared_ptr<OpenFile>(fs.reader->Open(*id, bulk));
     {
       std::lock_guard<std::mutex> lock(fs.open_mu);
       fs.open_files.insert(handle);

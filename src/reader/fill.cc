@@ -118,6 +118,7 @@ RangeRequest Reader::RequestFor(const FillState& fill, ByteRange part,
   request.length = part.length;
   request.object_size = tree_.size(fill.file->node_);
   request.deadline = fill.deadline;
+  request.background = fill.file->bulk_;
   return request;
 }
 

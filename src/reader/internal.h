@@ -32,6 +32,11 @@ class ByteBudget {
     uint64_t used = used_.load(std::memory_order_relaxed);
     return used < limit_ ? limit_ - used : 0;
   }
+  // What a bulk reader may use: the part of what is available above half the limit.
+  uint64_t AvailableToBulk() const {
+    uint64_t available = Available();
+    return available > limit_ / 2 ? available - limit_ / 2 : 0;
+  }
   void Charge(uint64_t n) { used_.fetch_add(n, std::memory_order_relaxed); }
   void Refund(uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
 
@@ -70,11 +75,12 @@ struct Range {
 
 class OpenFile {
  public:
-  OpenFile(NodeId node, std::string key, const ReadaheadOptions& options)
-      : node_(node), key_(std::move(key)), policy_(options) {}
+  OpenFile(NodeId node, std::string key, const ReadaheadOptions& options, bool bulk)
+      : node_(node), key_(std::move(key)), bulk_(bulk), policy_(options) {}
 
   const NodeId node_;
   const std::string key_;  // in the block cache
+  const bool bulk_;        // yields to other readers (Reader::Open)
   std::mutex mu_;
   ReadaheadPolicy policy_;                     // guarded by mu_
   std::deque<std::shared_ptr<Range>> ranges_;  // guarded by mu_; most recent last

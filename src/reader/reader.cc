@@ -36,11 +36,12 @@ std::string Reader::KeyOf(NodeId node) const {
   return BlockCache::KeyFor(info.datum_id, info.url, tree_.size(node));
 }
 
-std::shared_ptr<OpenFile> Reader::Open(NodeId node) {
+std::shared_ptr<OpenFile> Reader::Open(NodeId node, bool bulk) {
   ReadaheadOptions readahead;
-  readahead.max_window = std::max(options_.max_readahead, readahead.initial_window);
+  uint64_t max_window = bulk ? options_.bulk_max_readahead : options_.max_readahead;
+  readahead.max_window = std::max(max_window, readahead.initial_window);
   readahead.part_size = options_.part_size;
-  return std::make_shared<OpenFile>(node, KeyOf(node), readahead);
+  return std::make_shared<OpenFile>(node, KeyOf(node), readahead, bulk);
 }
 
 ReaderCounters Reader::counters() const {
@@ -164,7 +165,8 @@ std::vector<std::shared_ptr<Range>> Reader::StartAhead(OpenFile& file, uint64_t 
   std::vector<std::shared_ptr<Range>> started;
   {
     std::lock_guard<std::mutex> lock(budget_->mu);
-    for (const ByteRange& part : file.policy_.Ahead(read_end, file_size, budget_->Available())) {
+    uint64_t available = file.bulk_ ? budget_->AvailableToBulk() : budget_->Available();
+    for (const ByteRange& part : file.policy_.Ahead(read_end, file_size, available)) {
       started.push_back(std::make_shared<Range>(part, budget_));
     }
   }

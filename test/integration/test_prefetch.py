@@ -5,9 +5,12 @@ file it could not fetch with a non-zero exit."""
 import os
 import pty
 import re
+import shutil
 import subprocess
+import time
 
-from conftest import DATUMFS
+from conftest import DATUMFS, require
+from store import Store, write_inputs
 
 
 def prefetch(*args, **kw):
@@ -51,7 +54,6 @@ def test_prefetch_of_a_directory_makes_later_reads_fetch_nothing(mounts, dataset
 
 
 def test_prefetch_draws_a_bar_on_a_terminal_that_reaches_100(mounts, store, tmp_path):
-    from store import write_inputs
     files = {"big": [(f"part-{i}.bin", os.urandom(3 << 20)) for i in range(4)]}
     inputs = tmp_path / "inputs.json"
     write_inputs(inputs, store, files)
@@ -100,3 +102,40 @@ def test_a_failed_prefetch_names_each_file_and_exits_1(mounts, dataset, store, t
         if name not in ("labels.csv", "empty.txt"):
             assert os.getxattr(os.path.join(mnt, "train", name),
                                "user.datumfs.cached_bytes") == str(len(data)).encode()
+
+
+def in_flight(requests, t):
+    return sum(1 for r in requests if r["start"] <= t < r["end"])
+
+
+def test_a_jobs_reads_take_priority_over_prefetching(mounts, tmp_path):
+    """Prefetching runs wide while alone; once the job reads, at most two prefetch
+    transfers run (FetchOptions::background_when_busy), counted from nginx's log."""
+    require(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"), "nginx is not installed")
+    store = Store(str(tmp_path / "slow-store"), rate_per_connection="2m").start()
+    try:
+        files = {"bulk": [(f"b{i:02d}.bin", os.urandom(1 << 20)) for i in range(48)],
+                 "job": [("data.bin", os.urandom(6 << 20))]}
+        inputs = tmp_path / "inputs.json"
+        write_inputs(inputs, store, files)
+        mnt = mounts.mount(inputs)
+        prefetching = subprocess.Popen([DATUMFS, "prefetch", "-q", "-j", "6",
+                                        os.path.join(mnt, "bulk")],
+                                       stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # prefetch is running wide
+        with open(os.path.join(mnt, "job/data.bin"), "rb") as f:
+            assert f.read() == files["job"][0][1]
+        _, err = prefetching.communicate(timeout=120)
+        assert prefetching.returncode == 0, err
+        log = store.requests()
+    finally:
+        store.stop()
+    bulk = [r for r in log if "/bulk/" in r["uri"]]
+    job = [r for r in log if "/job/" in r["uri"]]
+    assert len(bulk) >= 48 and job
+    job_start, job_end = min(r["start"] for r in job), max(r["end"] for r in job)
+    alone = max(in_flight(bulk, r["start"]) for r in bulk if r["start"] < job_start)
+    assert alone >= 4, "prefetch alone should use several connections"
+    started_during_job = [r for r in bulk if job_start + 0.1 <= r["start"] <= job_end]
+    crowded = [in_flight(bulk, r["start"]) for r in started_during_job]
+    assert all(n <= 2 for n in crowded), (crowded, job_start, job_end)
