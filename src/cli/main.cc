@@ -1,11 +1,15 @@
 // datumfs: the command line. Each subcommand lives in its own cmd_<name>.cc.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/cmd_cache.h"
 #include "cli/cmd_mount.h"
 #include "cli/cmd_prefetch.h"
 #include "cli/cmd_stats.h"
 #include "cli/exit_codes.h"
+#include "cli/mount_helper.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -22,6 +26,22 @@ int main(int argc, char** argv) {
   datumfs::CacheArgs cache_args;
   int (*run_cache)(const datumfs::CacheArgs&) = nullptr;
   datumfs::AddCacheCommands(app, cache_args, &run_cache);
+  // `datumfs SOURCE DIR -o OPTIONS`, as mount.fuse3 runs it, means `datumfs mount ...`.
+  std::vector<std::string> helper;
+  auto translated = datumfs::MountHelperArgs(std::vector<std::string>(argv + 1, argv + argc),
+                                             {"mount", "stats", "prefetch", "cache"});
+  if (translated && !*translated) {
+    std::fprintf(stderr, "datumfs: %s\n", translated->error().message().c_str());
+    return datumfs::kExitUsage;
+  }
+  std::vector<char*> helper_argv;
+  if (translated) {
+    helper = std::move(*translated).value();
+    helper_argv.push_back(argv[0]);
+    for (std::string& a : helper) helper_argv.push_back(a.data());
+    argc = static_cast<int>(helper_argv.size());
+    argv = helper_argv.data();
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
