@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 
@@ -116,12 +118,15 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
     spdlog::info("{}: mounted ({} inputs, {} entries)", args.mountpoint, tree.inputs().size(),
                  tree.node_count() - 1);
     if (notify_fd >= 0) NotifyReady(notify_fd);
+    // Under systemd (Type=notify, with -f): the unit is started once the tree is visible.
+    sd_notifyf(0, "READY=1\nSTATUS=%s: mounted", args.mountpoint.c_str());
   };
   auto stats_json = [&] {
     return StatsToJson(
         Snapshot(args.mountpoint, start, reader, *fetcher.value(), cache.get(), refresher));
   };
   Status served = mount->Serve(reader, on_init, stats_json);
+  sd_notify(0, "STOPPING=1");
   // Stop everything that could start a fetch, then the fetcher (its pending reads complete
   // while the session still exists), then the session, then the cache.
   reader.Stop();
@@ -136,6 +141,21 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
   }
   spdlog::info("{}: unmounted", args.mountpoint);
   return kExitOk;
+}
+
+// Every long option (and MOUNTPOINT) can also come from the environment, for a systemd
+// EnvironmentFile or a container: --cache-max from DATUMFS_CACHE_MAX, MOUNTPOINT from
+// DATUMFS_MOUNTPOINT. The command line wins.
+void SetEnvironmentNames(CLI::App& cmd) {
+  for (CLI::Option* option : cmd.get_options()) {
+    std::string name = !option->get_lnames().empty() ? option->get_lnames().front()
+                       : option->get_positional()   ? option->get_name()
+                                                    : "";
+    if (name.empty() || name == "help") continue;
+    std::string env = "DATUMFS_";
+    for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    option->envname(env);
+  }
 }
 
 }  // namespace
@@ -175,6 +195,7 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
   cmd->add_option("--log-file", a.log_file,
                   "append log lines to FILE instead of syslog (or of stderr with -f)");
   cmd->add_option("mountpoint", a.mountpoint, "where to mount")->capture_default_str();
+  SetEnvironmentNames(*cmd);
   return cmd;
 }
 

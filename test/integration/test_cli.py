@@ -139,3 +139,21 @@ def test_bad_fuse_option_is_refused_without_a_mount(tmp_path, mnt):
     p = mount_with(tmp_path, mnt, "{}", "-o", "no_such_fuse_option")
     assert p.returncode == EXIT_FAILURE
     assert "invalid FUSE options" in one_error_line(p)
+
+
+def test_mount_options_come_from_the_environment_and_the_command_line_wins(mounts, dataset,
+                                                                           tmp_path):
+    mnt = tmp_path / "env-mnt"
+    mnt.mkdir()
+    env = dict(os.environ, DATUMFS_INPUTS=str(dataset["inputs"]), DATUMFS_MOUNTPOINT=str(mnt),
+               DATUMFS_CACHE_DIR=str(tmp_path / "env-cache"), DATUMFS_CACHE_MAX="bogus",
+               DATUMFS_API=str(tmp_path / "no-api.json"))
+    p = subprocess.run([DATUMFS, "mount"], env=env, capture_output=True, text=True)
+    assert p.returncode == 2 and "bogus" in p.stderr  # read from DATUMFS_CACHE_MAX
+    assert not is_mounted(str(mnt))
+    p = subprocess.run([DATUMFS, "mount", "--cache-max", "1G"], env=env, capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    mounts.points.append(str(mnt))
+    assert sorted(os.listdir(mnt)) == ["test", "train"]
+    assert os.path.isdir(tmp_path / "env-cache")
