@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds datumfs and runs every suite twice: in the normal build, then in an
-# address+undefined sanitizer build. Prints "tests: N passed, N failed" at the end.
+# address+undefined sanitizer build; the normal build also builds, installs and tries the
+# Debian package. Prints "tests: N passed, N failed" at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ run_build() {  # run_build DIR [meson options...]
   meson test -C "$dir" --print-errorlogs
 }
 
+# The Debian package test installs the package it builds (and purges it again).
+export DATUMFS_PACKAGE_TEST=1
 rc=0
 run_build build || rc=1
 run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false || rc=1
