@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <map>
 #include <set>
@@ -172,9 +173,13 @@ class Reader {
   std::thread waiter_;
   std::unique_ptr<SerialQueue> writer_;  // when there is a cache: cache writes, in order
   std::unique_ptr<SerialQueue> loader_;  // when there is a cache: cached read-ahead loads
+  // Files being read through, for their log line. At most kMaxFollowed at once: the oldest
+  // are forgotten, so that a job that reads the start of a million files does not grow this.
+  static constexpr size_t kMaxFollowed = 4096;
   std::mutex through_mu_;
   std::map<NodeId, std::unique_ptr<ReadThrough>> through_;  // guarded by through_mu_
-  std::set<NodeId> read_through_;  // guarded by through_mu_: logged already
+  std::deque<NodeId> through_order_;  // guarded by through_mu_: oldest entry of through_ first
+  std::vector<bool> through_done_;    // guarded by through_mu_: by node, logged or not followed
   std::atomic<uint64_t> reads_{0}, bytes_read_{0}, read_errors_{0}, files_read_{0};
   const ReaderOptions options_;
 };

@@ -17,6 +17,8 @@ class Coverage {
   // Records a read of [offset, offset + length). True exactly once: for the read after which
   // every byte of the file has been asked for.
   bool Add(uint64_t offset, uint64_t length);
+  // True once the reads were too scattered to follow (Add() never says true then).
+  bool given_up() const { return given_up_; }
 
  private:
   // A reader that scatters more pieces than this is not reading the file through; it is not

@@ -20,6 +20,7 @@ Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresh
       cache_(cache),
       refresher_(refresher),
       budget_(std::make_shared<ByteBudget>(options.readahead_budget)),
+      through_done_(tree.node_count(), false),
       options_(options) {
   if (cache_) {
     writer_ = std::make_unique<SerialQueue>();
@@ -59,10 +60,27 @@ uint64_t Reader::CachedBytes(NodeId node) const {
 
 bool Reader::NoteRead(NodeId node, uint64_t offset, uint64_t length) {
   std::lock_guard<std::mutex> lock(through_mu_);
-  if (read_through_.count(node)) return false;
-  auto& state = through_[node];
-  if (!state) state = std::make_unique<ReadThrough>(tree_.size(node));
-  return state->coverage.Add(offset, length);
+  if (through_done_[node]) return false;
+  auto it = through_.find(node);
+  if (it == through_.end()) {
+    // Drop ids whose entries are gone from the front, then the oldest entry if too many.
+    while (!through_order_.empty() && !through_.count(through_order_.front())) {
+      through_order_.pop_front();
+    }
+    if (through_.size() >= kMaxFollowed) {
+      through_.erase(through_order_.front());
+      through_order_.pop_front();
+    }
+    it = through_.emplace(node, std::make_unique<ReadThrough>(tree_.size(node))).first;
+    through_order_.push_back(node);
+  }
+  ReadThrough& state = *it->second;
+  bool through = state.coverage.Add(offset, length);
+  if (state.coverage.given_up()) {
+    through_done_[node] = true;
+    through_.erase(it);
+  }
+  return through;
 }
 
 void Reader::NoteFetched(NodeId node, uint64_t bytes) {
@@ -79,7 +97,7 @@ void Reader::LogReadThrough(NodeId node) {
     if (it == through_.end()) return;
     state = std::move(it->second);
     through_.erase(it);
-    read_through_.insert(node);
+    through_done_[node] = true;
   }
   ++files_read_;
   const double seconds = std::chrono::duration<double>(Clock::now() - state->first_read).count();

@@ -255,8 +255,10 @@ TEST_SUITE("coverage") {
     CHECK_FALSE(gap.Add(500, 500));
     Coverage scattered(1 << 20);
     for (uint64_t i = 0; i < 1000; ++i) CHECK_FALSE(scattered.Add(i * 1024, 512));
+    CHECK(scattered.given_up());
     for (uint64_t i = 0; i < 1000; ++i) CHECK_FALSE(scattered.Add(i * 1024 + 512, 512));
     CHECK_FALSE(scattered.Add(0, 1 << 20));
+    CHECK_FALSE(gap.given_up());
   }
 }
 
