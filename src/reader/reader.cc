@@ -124,10 +124,11 @@ void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t
   }
   size = static_cast<size_t>(std::min<uint64_t>(size, file_size - offset));
   if (NoteRead(file->node_, offset, size)) {  // the file's last unread bytes: log once they are
+    // Logged before the reply, so that the line is there when the program sees the bytes.
     done = [this, node = file->node_, inner = std::move(done)](const Status& status,
                                                                std::string_view bytes) {
-      inner(status, bytes);
       if (status.ok()) LogReadThrough(node);
+      inner(status, bytes);
     };
   }
   std::shared_ptr<Range> range;  // the one that serves this read
