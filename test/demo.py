@@ -65,6 +65,14 @@ def main():
         n = len(store.requests(since=mark))
         print(f"== the program read {human(read)}; the store sent {human(sent)} in {n} requests "
               f"(of {human(len(big) + sum(len(d) for _, d in files['dataset'][1:]))} in the dataset)")
+        shard = os.path.join(mnt, "dataset/shards/train-000.bin")
+        cached = int(os.getxattr(shard, "user.datumfs.cached_bytes"))
+        print(f"== getfattr -n user.datumfs.cached_bytes train-000.bin: {cached} "
+              f"(the cache holds {human(cached)} of it)")
+        print(f"== datumfs prefetch {os.path.join(mnt, 'dataset/images')}")
+        subprocess.run([datumfs, "prefetch", os.path.join(mnt, "dataset/images")], check=True)
+        print(f"== datumfs stats {mnt}")
+        subprocess.run([datumfs, "stats", mnt], check=True)
     finally:
         subprocess.run(["fusermount3", "-u", mnt])
         store.stop()
