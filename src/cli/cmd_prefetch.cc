@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "cli/exit_codes.h"
@@ -120,22 +119,17 @@ Status ReadThrough(const File& file, Progress& progress) {
   return status;
 }
 
-// Runs `jobs` readers over plan.files; returns the failures.
-std::vector<std::string> FetchAll(const Plan& plan, int jobs, Progress* progress) {
+// Runs `jobs` readers over plan.files; returns each file's outcome, in plan.files's order.
+std::vector<Status> FetchAll(const Plan& plan, int jobs, Progress* progress) {
   std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::vector<std::string> failures;
+  std::vector<Status> outcomes(plan.files.size());  // each written by one worker only
   std::vector<std::thread> workers;
   std::atomic<int> running{jobs};
   for (int i = 0; i < jobs; ++i) {
     workers.emplace_back([&] {
       for (size_t k; (k = next++) < plan.files.size();) {
-        Status s = ReadThrough(plan.files[k], *progress);
+        outcomes[k] = ReadThrough(plan.files[k], *progress);
         progress->FileDone();
-        if (!s.ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          failures.push_back(s.message());
-        }
       }
       --running;
     });
@@ -145,7 +139,7 @@ std::vector<std::string> FetchAll(const Plan& plan, int jobs, Progress* progress
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (std::thread& t : workers) t.join();
-  return failures;
+  return outcomes;
 }
 
 // Files read without error that the cache does not hold wholly (limits, a full disk). The
@@ -191,22 +185,19 @@ int RunPrefetch(const PrefetchArgs& a) {
   auto interval = std::chrono::milliseconds(static_cast<int64_t>(a.interval_seconds * 1000));
   Progress progress(a.quiet ? nullptr : stderr, tty, plan.bytes, plan.files.size(), interval);
   const auto start = std::chrono::steady_clock::now();
+  const int jobs = std::min<int>(a.jobs, static_cast<int>(plan.files.size()));
+  const std::vector<Status> outcomes = FetchAll(plan, jobs, &progress);
+  progress.Finish();
   std::vector<std::string> failures = plan.failures;
-  if (!plan.files.empty()) {
-    for (std::string& f : FetchAll(plan, std::min<int>(a.jobs, static_cast<int>(plan.files.size())),
-                                   &progress)) {
-      failures.push_back(std::move(f));
-    }
-  }
-  if (!a.quiet) progress.Finish();
   std::vector<File> fetched;
   uint64_t fetched_bytes = 0;
-  for (const File& f : plan.files) {
-    bool failed = std::any_of(failures.begin(), failures.end(),
-                              [&](const std::string& m) { return m.rfind(f.path + ":", 0) == 0; });
-    if (failed) continue;
-    fetched.push_back(f);
-    fetched_bytes += f.size;
+  for (size_t i = 0; i < plan.files.size(); ++i) {
+    if (!outcomes[i].ok()) {
+      failures.push_back(outcomes[i].message());
+      continue;
+    }
+    fetched.push_back(plan.files[i]);
+    fetched_bytes += plan.files[i].size;
   }
   for (const std::string& w : NotCached(fetched)) {
     std::fprintf(stderr, "datumfs: warning: read, but not all kept in the cache: %s\n", w.c_str());
