@@ -22,7 +22,13 @@ namespace datumfs {
 namespace {
 
 constexpr long kFuseSuperMagic = 0x65735546;
-constexpr const char* kCachedBytes = "user.datumfs.cached_bytes";
+
+// How many bytes of `path` the mount's cache holds (user.datumfs.cached_bytes).
+Result<uint64_t> CachedBytes(const std::string& path) {
+  Result<std::string> value = GetXattr(path, "user.datumfs.cached_bytes");
+  if (!value) return value.error();
+  return std::strtoull(value.value().c_str(), nullptr, 10);
+}
 
 struct File {
   std::string path;
@@ -39,7 +45,7 @@ struct Plan {
 };
 
 void Consider(const std::string& path, uint64_t size, bool named, Plan& plan) {
-  Result<std::string> cached = GetXattr(path, kCachedBytes);
+  Result<uint64_t> cached = CachedBytes(path);
   if (!cached) {
     int e = cached.error().errno_value();
     if (e != ENODATA && e != ENOTSUP) return plan.failures.push_back(cached.error().message());
@@ -47,7 +53,7 @@ void Consider(const std::string& path, uint64_t size, bool named, Plan& plan) {
     ++plan.not_remote;
     return;
   }
-  if (std::strtoull(cached.value().c_str(), nullptr, 10) >= size) {
+  if (cached.value() >= size) {
     ++plan.already_cached;
     return;
   }
@@ -150,8 +156,8 @@ std::vector<std::string> NotCached(const std::vector<File>& files) {
   for (const File& f : files) {
     uint64_t cached = 0;
     while (true) {
-      Result<std::string> v = GetXattr(f.path, kCachedBytes);
-      cached = v ? std::strtoull(v.value().c_str(), nullptr, 10) : 0;
+      Result<uint64_t> v = CachedBytes(f.path);
+      cached = v ? v.value() : 0;
       if (cached >= f.size || std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
