@@ -85,7 +85,9 @@ class Reader {
   // budget.
   std::shared_ptr<OpenFile> Open(NodeId node, bool bulk = false);
 
-  void Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size, ReadDone done);
+  // `file` is taken by value: the program may close it (and the FUSE handle that held it be
+  // freed) as soon as `done` has replied, while this call still goes on to start read-ahead.
+  void Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done);
 
   ReaderCounters counters() const;
   // Bytes of the file the block cache holds (0 without a cache).

@@ -219,8 +219,9 @@ void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
     buf.buf[0].pos = off;
     return (void)fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
   }
-  auto& file = *reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
-  fs.reader->Read(file, static_cast<uint64_t>(off), size,
+  // A copy: the handle may be released as soon as the reply is sent, before Read returns.
+  std::shared_ptr<OpenFile> file = *reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
+  fs.reader->Read(std::move(file), static_cast<uint64_t>(off), size,
                   [req](const Status& status, std::string_view bytes) {
                     if (!status.ok()) return (void)fuse_reply_err(req, status.errno_value());
                     fuse_reply_buf(req, bytes.data(), bytes.size());

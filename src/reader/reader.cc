@@ -114,8 +114,7 @@ void Reader::LogReadThrough(NodeId node) {
   }
 }
 
-void Reader::Read(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size,
-                  ReadDone done) {
+void Reader::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done) {
   ++reads_;
   const uint64_t file_size = tree_.size(file->node_);
   if (offset >= file_size || size == 0) {
