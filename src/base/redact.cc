@@ -1,6 +1,38 @@
 #include "datumfs/redact.h"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
+
 namespace datumfs {
+namespace {
+
+// Query parameters that sign a URL (or say until when it is valid), lower case.
+constexpr std::array<std::string_view, 46> kSigningParameters = {
+    // S3 (signature versions 4 and 2)
+    "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
+    "x-amz-signature", "x-amz-security-token", "awsaccesskeyid", "signature", "expires",
+    // GCS (V4 and V2)
+    "x-goog-algorithm", "x-goog-credential", "x-goog-date", "x-goog-expires",
+    "x-goog-signedheaders", "x-goog-signature", "googleaccessid",
+    // Azure shared access signatures
+    "sv", "ss", "srt", "sp", "se", "st", "spr", "sig", "sr", "si", "sdd", "ses", "skoid",
+    "sktid", "skt", "ske", "sks", "skv", "saoid", "suoid", "scid", "rscc", "rscd", "rsce", "rscl",
+    "rsct",
+    // OpenStack Swift temporary URLs
+    "temp_url_sig", "temp_url_expires",
+    // nginx secure_link (its signature; its expiry is "expires" above)
+    "md5"};
+
+bool IsSigningParameter(std::string_view pair) {
+  std::string name(pair.substr(0, pair.find('=')));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(kSigningParameters.begin(), kSigningParameters.end(), name) !=
+         kSigningParameters.end();
+}
+
+}  // namespace
 
 std::string RedactUrl(std::string_view url) {
   url = url.substr(0, url.find_first_of("?#"));
@@ -10,6 +42,26 @@ std::string RedactUrl(std::string_view url) {
   size_t at = url.substr(0, path).find('@', authority);
   if (at == std::string_view::npos) return std::string(url);
   return std::string(url.substr(0, authority)) + std::string(url.substr(at + 1));
+}
+
+std::string ObjectIdentity(std::string_view url) {
+  url = url.substr(0, url.find('#'));
+  size_t q = url.find('?');
+  std::string out = RedactUrl(url.substr(0, q));
+  if (q == std::string_view::npos) return out;
+  std::string_view query = url.substr(q + 1);
+  char separator = '?';
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (!pair.empty() && !IsSigningParameter(pair)) {
+      (out += separator) += pair;
+      separator = '&';
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
 }
 
 }  // namespace datumfs

@@ -424,7 +424,7 @@ std::string BlockCache::KeyFor(std::string_view datum_id, std::string_view url, 
   if (!datum_id.empty()) {
     return "d-" + (SafeFileName(datum_id) ? std::string(datum_id) : Sha256Hex(datum_id));
   }
-  return "u-" + Sha256Hex(RedactUrl(url) + "\n" + std::to_string(size));
+  return "u-" + Sha256Hex(ObjectIdentity(url) + "\n" + std::to_string(size));
 }
 
 Status BlockCache::Prepare(const CacheOptions& options) {

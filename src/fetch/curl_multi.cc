@@ -189,7 +189,7 @@ class CurlFetcher final : public Fetcher {
   std::deque<std::unique_ptr<Transfer>> queue_;
   bool stopping_ = false;
   std::set<CURL*> running_;                                   // fetch thread only
-  // The ETag each object (by URL without its query) first answered with: later requests send
+  // The ETag each object (by ObjectIdentity) first answered with: later requests send
   // If-Match, so a replaced object is an error, never a mix of two versions.
   std::map<std::string, std::string> etags_;                  // fetch thread only
   std::multimap<Clock::time_point, std::unique_ptr<Transfer>> delayed_;  // fetch thread only
@@ -272,7 +272,7 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "datumfs/" DATUMFS_VERSION);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
   curl_slist* headers = nullptr;
-  if (auto it = etags_.find(RedactUrl(r.url)); it != etags_.end()) {
+  if (auto it = etags_.find(ObjectIdentity(r.url)); it != etags_.end()) {
     headers = curl_slist_append(headers, ("If-Match: " + it->second).c_str());
   }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
@@ -356,7 +356,7 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
     return FetchError::kReplaced;
   }
   if (s.ok() && !t.etag.empty()) {
-    auto [it, first] = etags_.emplace(what, t.etag);
+    auto [it, first] = etags_.emplace(ObjectIdentity(t.request.url), t.etag);
     if (!first && it->second != t.etag) {
       t.last_error = what + ": the object was replaced (ETag " + it->second + ", now " + t.etag + ")";
       return FetchError::kReplaced;

@@ -43,6 +43,17 @@ http {{
       root {dir}/root;
       {limit}
     }}
+    # Objects named by the query string, as some stores and download endpoints do:
+    # /download?k=NAME and /versioned/NAME?versionId=N serve objects/NAME and objects/NAME.vN.
+    location = /download {{
+      if ($arg_k !~ "^[A-Za-z0-9._-]+$") {{ return 404; }}
+      rewrite ^ /objects/$arg_k break;
+      root {dir}/root;
+    }}
+    location /versioned/ {{
+      rewrite ^/versioned/([A-Za-z0-9._-]+)$ /objects/$1.v$arg_versionId break;
+      root {dir}/root;
+    }}
   }}
 }}
 """
@@ -112,6 +123,14 @@ class Store:
         digest = hashlib.md5(f"{expires}{uri} {secret}".encode()).digest()
         md5 = base64.urlsafe_b64encode(digest).decode().rstrip("=")
         return f"http://127.0.0.1:{self.port}{uri}?md5={md5}&expires={expires}"
+
+    def put_object(self, name, data):
+        """An object served at /download?k=NAME (and /versioned/BASE?versionId=N for NAME
+        "BASE.vN"); these URLs are not signed."""
+        path = os.path.join(self.dir, "root", "objects", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
 
     # The access log: one dict per request
     def log_size(self):

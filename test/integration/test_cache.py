@@ -2,6 +2,7 @@
 dataset versions share datums; limits hold; an unusable cache only costs speed."""
 
 import hashlib
+import json
 import os
 import random
 import subprocess
@@ -180,3 +181,27 @@ def test_a_read_only_cache_dir_still_mounts_uncached(tmp_path, mounts, store, fi
         mounts.cleanup()
     finally:
         subprocess.run(["umount", "-l", str(ro)])
+
+
+def test_files_whose_urls_differ_only_in_the_query_are_different_objects(tmp_path, mounts,
+                                                                          store):
+    # No datum ids: the cache key comes from the URL without its signature, and the rest of
+    # the query names the object.
+    rng = random.Random(33)
+    objects = {"a.bin": rng.randbytes(70000), "b.bin": rng.randbytes(70000),
+               "x.bin.v1": rng.randbytes(70000), "x.bin.v2": rng.randbytes(70000)}
+    for name, data in objects.items():
+        store.put_object(name, data)
+    base = f"http://127.0.0.1:{store.port}"
+    urls = {"a.bin": f"{base}/download?k=a.bin&X-Amz-Signature=s1",
+            "b.bin": f"{base}/download?k=b.bin&X-Amz-Signature=s1",
+            "x.bin.v1": f"{base}/versioned/x.bin?versionId=1&sig=s2",
+            "x.bin.v2": f"{base}/versioned/x.bin?versionId=2&sig=s2"}
+    files = [{"name": n, "size": len(objects[n]), "storage_uri": u} for n, u in urls.items()]
+    inputs = tmp_path / "query.json"
+    inputs.write_text(json.dumps({"q": {"input_id": "i", "files": files}}))
+    cache = tmp_path / "qcache"
+    for _ in range(2):  # the second mount reads from the cache the first filled
+        mnt = mounts.mount(inputs, cache=cache)
+        for name, data in objects.items():
+            assert open(os.path.join(mnt, "q", name), "rb").read() == data, name

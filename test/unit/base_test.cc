@@ -52,6 +52,31 @@ TEST_SUITE("base") {
     CHECK(RedactUrl("https://host/p@q") == "https://host/p@q");
     CHECK(RedactUrl("no-scheme?x") == "no-scheme");
   }
+
+  TEST_CASE("ObjectIdentity drops only the parameters that sign a URL") {
+    CHECK(ObjectIdentity("https://b.s3.amazonaws.com/k/a.bin?versionId=3&X-Amz-Algorithm=A"
+                         "&X-Amz-Credential=c&X-Amz-Date=d&X-Amz-Expires=60"
+                         "&X-Amz-SignedHeaders=host&X-Amz-Signature=s") ==
+          "https://b.s3.amazonaws.com/k/a.bin?versionId=3");
+    CHECK(ObjectIdentity("https://s.googleapis.com/b/o?X-Goog-Signature=s&X-Goog-Date=d&"
+                         "generation=7&X-Goog-Expires=9&X-Goog-Credential=c") ==
+          "https://s.googleapis.com/b/o?generation=7");
+    CHECK(ObjectIdentity("https://a.blob.core.windows.net/c/b?sv=2021&se=2026-01-01T00%3A00Z&"
+                         "sr=b&sp=r&sig=abc&snapshot=2026") ==
+          "https://a.blob.core.windows.net/c/b?snapshot=2026");
+    CHECK(ObjectIdentity("https://swift/v1/AUTH_a/c/o?temp_url_sig=s&temp_url_expires=1") ==
+          "https://swift/v1/AUTH_a/c/o");
+    CHECK(ObjectIdentity("http://127.0.0.1:80/data/x?md5=s&expires=1#frag") ==
+          "http://127.0.0.1:80/data/x");
+    CHECK(ObjectIdentity("https://u:p@h/download?k=a.bin&Signature=s") == "https://h/download?k=a.bin");
+    // Two objects that differ only in the query are two identities; refreshed signatures not.
+    CHECK(ObjectIdentity("https://h/download?k=a.bin&sig=1") !=
+          ObjectIdentity("https://h/download?k=b.bin&sig=1"));
+    CHECK(ObjectIdentity("https://h/o?versionId=1&X-Amz-Signature=a") !=
+          ObjectIdentity("https://h/o?versionId=2&X-Amz-Signature=a"));
+    CHECK(ObjectIdentity("https://h/o?versionId=1&X-Amz-Signature=a&X-Amz-Date=1") ==
+          ObjectIdentity("https://h/o?versionId=1&X-Amz-Signature=b&X-Amz-Date=2"));
+  }
 }
 
 }  // namespace datumfs

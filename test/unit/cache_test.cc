@@ -131,11 +131,16 @@ TEST_SUITE("cache") {
     CHECK(index.value()->TotalBytes().value() == 40u * 20000u * 10u);
   }
 
-  TEST_CASE("keys are datum ids, or hashes of the URL without its query") {
+  TEST_CASE("keys are datum ids, or hashes of the URL without its signature") {
     CHECK(BlockCache::KeyFor("019a17bd-e035", "https://x/a?sig=1", 5) == "d-019a17bd-e035");
     std::string k1 = BlockCache::KeyFor("", "https://x/a?sig=1", 5);
     CHECK(k1 == BlockCache::KeyFor("", "https://x/a?sig=2", 5));
     CHECK(k1 != BlockCache::KeyFor("", "https://x/a?sig=1", 6));
+    // Other parameters name other objects.
+    CHECK(BlockCache::KeyFor("", "https://x/dl?k=a.bin&sig=1", 5) !=
+          BlockCache::KeyFor("", "https://x/dl?k=b.bin&sig=1", 5));
+    CHECK(BlockCache::KeyFor("", "https://x/a?versionId=1&X-Amz-Signature=s", 5) !=
+          BlockCache::KeyFor("", "https://x/a?versionId=2&X-Amz-Signature=s", 5));
     CHECK(k1.rfind("u-", 0) == 0);
     CHECK(k1.size() == 66);
     std::string odd = BlockCache::KeyFor("../../etc", "u", 1);
