@@ -38,6 +38,9 @@ struct Transfer {
   uint64_t attempt_start = 0;   // `received` when this attempt began
   int attempt = 0;
   std::string last_error;
+  // The ETag of the response the bytes before attempt_start came from: a resumed attempt
+  // must continue that same response, never splice another version onto it.
+  std::string prefix_etag;
   // This attempt's response.
   long status = 0;  // from the status line
   std::string content_range;
@@ -145,12 +148,22 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// True if a resumed attempt's response is not the one its first bytes came from.
+bool ChangedVersion(const Transfer& t) {
+  bool success = t.status == 200 || t.status == 206;
+  return success && t.attempt_start > 0 && t.etag != t.prefix_etag;
+}
+
 // True if this attempt's bytes are the ones asked for, so far (they may have been cut short).
+// A 200 fits only when it announced exactly the object's length: a short error page sent
+// with 200 is never a prefix of the object.
 bool HeadersFit(const Transfer& t, long http_status) {
   RangeRequest r = t.Remaining();
-  if (t.overflow) return false;
+  if (t.overflow || ChangedVersion(t)) return false;
   if (t.whole) return true;  // what was kept was counted from the object's first byte
-  if (http_status == 200) return r.offset == 0 && r.length == r.object_size;
+  if (http_status == 200) {
+    return r.offset == 0 && r.length == r.object_size && t.content_length == r.object_size;
+  }
   if (http_status != 206) return false;
   std::string expected = "bytes " + std::to_string(r.offset) + "-" +
                          std::to_string(r.offset + r.length - 1) + "/";
@@ -189,7 +202,7 @@ class CurlFetcher final : public Fetcher {
   std::deque<std::unique_ptr<Transfer>> queue_;
   bool stopping_ = false;
   std::set<CURL*> running_;                                   // fetch thread only
-  // The ETag each object (by ObjectIdentity) first answered with: later requests send
+  // The ETag each object (by URL without its query) first answered with: later requests send
   // If-Match, so a replaced object is an error, never a mix of two versions.
   std::map<std::string, std::string> etags_;                  // fetch thread only
   std::multimap<Clock::time_point, std::unique_ptr<Transfer>> delayed_;  // fetch thread only
@@ -248,6 +261,8 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   RangeRequest r = t->Remaining();
   t->content_range.clear();
   t->retry_after.clear();
+  t->etag.clear();
+  t->content_length.reset();
   t->overflow = false;
   t->status = 0;
   t->body_started = t->whole = t->got_all = t->no_ranges = false;
@@ -272,9 +287,9 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "datumfs/" DATUMFS_VERSION);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
   curl_slist* headers = nullptr;
-  if (auto it = etags_.find(ObjectIdentity(r.url)); it != etags_.end()) {
-    headers = curl_slist_append(headers, ("If-Match: " + it->second).c_str());
-  }
+  std::string if_match = t->prefix_etag;
+  if (auto it = etags_.find(ObjectIdentity(r.url)); it != etags_.end()) if_match = it->second;
+  if (!if_match.empty()) headers = curl_slist_append(headers, ("If-Match: " + if_match).c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   t->headers = headers;
   if (!t->request.sink) t->body.reserve(t->request.length);
@@ -334,6 +349,12 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
   if (t.no_ranges) {
     t.last_error = what + ": the server ignores Range (HTTP 200 with the whole object)";
     return FetchError::kNoRanges;
+  }
+  if (ChangedVersion(t)) {
+    t.last_error = what + ": the object changed while it was read (ETag " +
+                   (t.prefix_etag.empty() ? "none" : t.prefix_etag) + ", now " +
+                   (t.etag.empty() ? "none" : t.etag) + ")";
+    return FetchError::kReplaced;
   }
   if (t.got_all) result = CURLE_OK;  // we ended it ourselves, with the range complete
   if (result == CURLE_OPERATION_TIMEDOUT) {
@@ -412,6 +433,7 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   if (when >= t->request.deadline) return Fail(std::move(t), error);
   ++t->attempt;
   ++retries_;
+  if (t->received > t->attempt_start) t->prefix_etag = t->etag;  // the response kept from
   t->attempt_start = t->received;
   delayed_.emplace(when, std::move(t));
 }

@@ -12,7 +12,8 @@ import threading
 import time
 
 MODES = ("reset", "status_500", "status_503", "throttle", "stall", "truncate", "long_body",
-         "wrong_range", "ignore_range")
+         "wrong_range", "ignore_range", "error_page_200", "changed_etag")
+ERROR_PAGE = b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>\n"
 
 
 class FaultProxy:
@@ -21,6 +22,7 @@ class FaultProxy:
         self.stall_seconds = stall_seconds
         self.mode = None
         self.remaining = 0
+        self.planned = []  # modes for the next requests, one each, before `mode`
         self.lock = threading.Lock()
         self.seen = []  # (time, mode or "ok", path, range)
         outer = self
@@ -47,6 +49,12 @@ class FaultProxy:
         with self.lock:
             self.mode, self.remaining = mode, times
 
+    def plan(self, modes):
+        """The next len(modes) requests fail each in its own way ("ok": forwarded)."""
+        assert all(m in MODES + ("ok",) for m in modes)
+        with self.lock:
+            self.planned = list(modes)
+
     def faults_seen(self):
         return [s for s in self.seen if s[1] != "ok"]
 
@@ -65,9 +73,13 @@ class FaultProxy:
             name, value = line.decode().split(":", 1)
             headers[name.strip().lower()] = value.strip()
         with self.lock:
-            mode = self.mode if self.remaining is None or self.remaining > 0 else None
-            if mode and self.remaining is not None:
-                self.remaining -= 1
+            if self.planned:
+                mode = self.planned.pop(0)
+                mode = None if mode == "ok" else mode
+            else:
+                mode = self.mode if self.remaining is None or self.remaining > 0 else None
+                if mode and self.remaining is not None:
+                    self.remaining -= 1
         self.seen.append((time.monotonic(), mode or "ok", path, headers.get("range", "")))
         status, resp_headers, body = self.upstream(method, path, headers)
         return self.respond(h, mode, status, resp_headers, body, headers.get("range", ""))
@@ -95,6 +107,15 @@ class FaultProxy:
 
         if mode in ("status_500", "status_503"):
             self.send_head(h, int(mode[-3:]), [("Content-Length", "0")])
+            return True
+        if mode == "error_page_200":  # a proxy's error page, sent as a success
+            self.send_head(h, 200, [("Content-Type", "text/html"),
+                                    ("Content-Length", str(len(ERROR_PAGE)))])
+            h.wfile.write(ERROR_PAGE)
+            return True
+        if mode == "changed_etag":  # the same bytes, said to be another version
+            self.send_head(h, status, without("etag") + [("ETag", '"another-version"')])
+            h.wfile.write(body)
             return True
         if mode == "throttle":
             self.send_head(h, 429, [("Retry-After", "1"), ("Content-Length", "0")])

@@ -99,3 +99,38 @@ def test_a_persistent_fault_gives_eio_within_the_deadline(setup, proxy, mode):
     assert took < READ_TIMEOUT + 1.5, took
     assert len(proxy.seen) >= 2  # it did try again
     assert open(os.path.join(mnt, "ds/other.txt"), "rb").read() == files["other.txt"]
+
+
+def test_a_200_error_page_is_never_a_prefix_of_the_file(tmp_path, mounts, store, proxy):
+    # A small file is fetched whole; the store first answers with an HTML page and 200.
+    small = random.Random(7).randbytes(5000)
+    inputs = tmp_path / "small.json"
+    doc = write_inputs(inputs, store, {"s": [("small.bin", small)]})
+    entry = doc["s"]["files"][0]
+    entry["storage_uri"] = proxy.url(entry["storage_uri"])
+    import json
+    inputs.write_text(json.dumps(doc))
+    cache = tmp_path / "cache200"
+    mnt = mounts.mount(inputs, cache=cache)
+    proxy.fail("error_page_200", times=1)
+    assert open(os.path.join(mnt, "s/small.bin"), "rb").read() == small
+    assert len(proxy.faults_seen()) == 1
+    # What went into the cache is the file, for every later mount too.
+    again = mounts.mount(inputs, cache=cache)
+    before = len(proxy.seen)
+    assert open(os.path.join(again, "s/small.bin"), "rb").read() == small
+    assert len(proxy.seen) == before
+
+
+def test_a_resumed_transfer_never_joins_another_version(setup, proxy, store, tmp_path):
+    mnt, files = setup
+    # The first response is cut short; the one that would continue it is another version.
+    proxy.plan(["truncate", "changed_etag"])
+    fd = os.open(os.path.join(mnt, "ds/big.bin"), os.O_RDONLY)
+    try:
+        with pytest.raises(OSError) as e:
+            os.pread(fd, 4096, MiB)
+        assert e.value.errno == errno.EIO
+    finally:
+        os.close(fd)
+    assert [s[1] for s in proxy.seen[:2]] == ["truncate", "changed_etag"]
