@@ -5,6 +5,7 @@ import concurrent.futures
 import hashlib
 import os
 import random
+import time
 
 import pytest
 
@@ -30,6 +31,10 @@ def plain(tmp_path, plain_store):
     inputs = tmp_path / "plain.json"
     write_inputs(inputs, plain_store, {"p": list(files.items())})
     return inputs, files
+
+
+def cached_bytes(path):
+    return int(os.getxattr(path, "user.datumfs.cached_bytes"))
 
 
 def full_downloads(store, key, size, since):
@@ -87,7 +92,13 @@ def test_what_was_streamed_is_cached_for_the_next_mount(mounts, tmp_path, plain,
     with open(os.path.join(mnt, "p/big.bin"), "rb") as f:
         f.seek(40 * MiB)
         assert f.read(4096) == files["big.bin"][40 * MiB:40 * MiB + 4096]
-    mounts.cleanup()  # unmounting writes what is queued into the cache
+    # The download goes on to the file's end in the background; an unmount would end it there.
+    big = os.path.join(mnt, "p/big.bin")
+    deadline = time.monotonic() + 30
+    while cached_bytes(big) < len(files["big.bin"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cached_bytes(big) == len(files["big.bin"])
+    mounts.cleanup()
     before = plain_store.mark()
     mnt2 = mounts.mount(inputs, cache=cache)
     with open(os.path.join(mnt2, "p/big.bin"), "rb") as f:
