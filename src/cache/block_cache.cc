@@ -19,6 +19,7 @@
 
 #include "cache/data_file.h"
 #include "cache/extents.h"
+#include "cache/index_check.h"
 #include "cache/lmdb_index.h"
 #include "datumfs/cache.h"
 #include "datumfs/crc32c.h"
@@ -409,12 +410,23 @@ void DiskCache::FlushLoop() {
 
 // Moves a broken index aside and empties the data it described; the cache starts over.
 Result<std::unique_ptr<LmdbIndex>> StartOver(const std::string& dir, const Status& why) {
-  std::string stamp = std::to_string(Now());
   std::error_code ec;
-  std::filesystem::rename(dir + "/index", dir + "/index.broken-" + stamp, ec);
+  std::string aside;
+  for (int n = 0; n < 100; ++n) {  // a name not taken yet (two in one second is possible)
+    aside = "index.broken-" + std::to_string(Now()) + (n ? "-" + std::to_string(n) : "");
+    if (!std::filesystem::exists(dir + "/" + aside, ec)) break;
+  }
+  std::filesystem::rename(dir + "/index", dir + "/" + aside, ec);
+  if (ec) {  // it must not be opened again: without it the cache just starts empty
+    spdlog::warn("cache {}: {}; cannot move the index aside ({}), removed it, starting empty", dir,
+                 why.message(), ec.message());
+    std::filesystem::remove_all(dir + "/index", ec);
+    aside.clear();
+  }
   std::filesystem::remove_all(dir + "/data", ec);
-  spdlog::warn("cache {}: {}; index moved to index.broken-{}, starting empty", dir,
-               why.message(), stamp);
+  if (!aside.empty()) {
+    spdlog::warn("cache {}: {}; index moved to {}, starting empty", dir, why.message(), aside);
+  }
   return LmdbIndex::Open(dir + "/index");
 }
 
@@ -448,7 +460,13 @@ Status BlockCache::Prepare(const CacheOptions& options) {
 Result<std::unique_ptr<BlockCache>> BlockCache::Open(const CacheOptions& options) {
   const std::string& dir = options.dir;
   if (Status s = Prepare(options); !s.ok()) return s;
-  Result<std::unique_ptr<LmdbIndex>> index = LmdbIndex::Open(dir + "/index");
+  Result<std::unique_ptr<LmdbIndex>> index = Status::Errno(EIO, "not opened");
+  // A damaged index would crash LMDB here or later: it is checked in a child process first.
+  if (Status check = CheckIndex(dir + "/index"); !check.ok()) {
+    index = StartOver(dir, check);
+  } else {
+    index = LmdbIndex::Open(dir + "/index");
+  }
   if (!index && index.error().errno_value() != EACCES && index.error().errno_value() != EROFS) {
     index = StartOver(dir, index.error());
   }

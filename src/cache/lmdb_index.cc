@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
@@ -10,7 +12,6 @@
 namespace datumfs {
 namespace {
 
-constexpr size_t kInitialMapSize = size_t{64} << 20;
 constexpr std::string_view kTotalBytes = "total_bytes";
 
 void PutBigEndian(std::string* out, uint64_t v) {
@@ -87,20 +88,23 @@ bool DecodeExtentValue(std::string_view encoded, uint64_t offset, Extent* e) {
   if (encoded.size() != 20) return false;
   e->offset = offset;
   e->length = GetFixed<uint64_t>(encoded.data());
+  // Extents are at most CacheOptions::max_extent (8 MiB); a length past this is damage.
+  if (e->length == 0 || e->length > kMaxExtentLength || offset + e->length < offset) return false;
   e->crc = GetFixed<uint32_t>(encoded.data() + 8);
   e->atime = GetFixed<uint64_t>(encoded.data() + 12);
   return true;
 }
 
-Result<std::unique_ptr<LmdbIndex>> LmdbIndex::Open(const std::string& dir) {
+Result<std::unique_ptr<LmdbIndex>> LmdbIndex::Open(const std::string& dir, size_t map_size) {
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus(dir, errno);
   MDB_env* env = nullptr;
   int rc = mdb_env_create(&env);
   if (rc != 0) return LmdbStatus("create", rc);
   mdb_env_set_maxdbs(env, 4);
   mdb_env_set_maxreaders(env, 1024);
-  // Adopt a larger map another process set; otherwise start small and grow.
-  mdb_env_set_mapsize(env, kInitialMapSize);
+  // Address space only: the file grows with the pages used. A larger map another process set
+  // is adopted.
+  mdb_env_set_mapsize(env, map_size);
   // NOSYNC: a lost index entry only costs a refetch, and bytes are CRC-checked before use.
   // NOTLS: read transactions are not tied to threads.
   rc = mdb_env_open(env, dir.c_str(), MDB_NOSYNC | MDB_NOTLS, 0600);
@@ -111,58 +115,83 @@ Result<std::unique_ptr<LmdbIndex>> LmdbIndex::Open(const std::string& dir) {
   int dead = 0;
   mdb_reader_check(env, &dead);  // slots of processes that died holding a read transaction
   std::unique_ptr<LmdbIndex> index(new LmdbIndex(env));
-  MDB_txn* txn = nullptr;
-  rc = index->Begin(0, &txn);
-  if (rc == 0) rc = mdb_dbi_open(txn, "extents", MDB_CREATE, &index->extents_);
-  if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &index->meta_);
-  if (rc == 0) rc = mdb_dbi_open(txn, "claims", MDB_CREATE, &index->claims_);
-  if (rc == 0) {
-    rc = mdb_txn_commit(txn);
-  } else if (txn) {
-    mdb_txn_abort(txn);
-  }
+  LmdbIndex& i = *index;
+  rc = index->Run(0, [&i](MDB_txn* txn) {
+    int rc = mdb_dbi_open(txn, "extents", MDB_CREATE, &i.extents_);
+    if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &i.meta_);
+    if (rc == 0) rc = mdb_dbi_open(txn, "claims", MDB_CREATE, &i.claims_);
+    return rc;
+  });
   if (rc != 0) return LmdbStatus("open databases in " + dir, rc);
   return index;
 }
 
 LmdbIndex::~LmdbIndex() { mdb_env_close(env_); }
 
-int LmdbIndex::Begin(unsigned flags, MDB_txn** txn) {
-  int rc = mdb_txn_begin(env_, nullptr, flags, txn);
-  if (rc == MDB_MAP_RESIZED) {  // another process grew the map
-    std::lock_guard<std::mutex> lock(grow_mu_);
-    mdb_env_set_mapsize(env_, 0);
-    rc = mdb_txn_begin(env_, nullptr, flags, txn);
+void LmdbIndex::Resize(size_t size) {
+  std::lock_guard<std::mutex> resize(resize_mu_);
+  resizing_ = true;
+  {
+    std::unique_lock<std::shared_mutex> lock(txn_mu_);
+    MDB_envinfo info;
+    mdb_env_info(env_, &info);
+    if (size == 0 || info.me_mapsize < size) mdb_env_set_mapsize(env_, size);
+  }
+  resizing_ = false;
+}
+
+namespace {
+
+// LMDB's ways of saying that its pages are not what it wrote.
+bool SaysDamaged(int rc) {
+  return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
+         rc == MDB_BAD_TXN || rc == MDB_BAD_VALSIZE || rc == MDB_BAD_DBI;
+}
+
+}  // namespace
+
+int LmdbIndex::Run(unsigned flags, const std::function<int(MDB_txn*)>& fn) {
+  if (damaged_.load(std::memory_order_relaxed)) return MDB_CORRUPTED;
+  int rc = RunOnce(flags, fn);
+  if (SaysDamaged(rc) && !damaged_.exchange(true)) {
+    spdlog::error("cache index: {}; caching is off until the next mount, which moves the index "
+                  "aside", mdb_strerror(rc));
   }
   return rc;
 }
 
+int LmdbIndex::RunOnce(unsigned flags, const std::function<int(MDB_txn*)>& fn) {
+  for (int attempt = 0;; ++attempt) {
+    if (resizing_) std::lock_guard<std::mutex> wait(resize_mu_);  // until the resize is done
+    std::shared_lock<std::shared_mutex> lock(txn_mu_);
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, flags, &txn);
+    if (rc == MDB_MAP_RESIZED && attempt < 3) {  // another process grew the map: adopt it
+      lock.unlock();
+      Resize(0);
+      continue;
+    }
+    if (rc != 0) return rc;
+    rc = fn(txn);
+    if (rc == 0 && !(flags & MDB_RDONLY)) return mdb_txn_commit(txn);
+    mdb_txn_abort(txn);
+    return rc;
+  }
+}
+
 Status LmdbIndex::Write(const std::function<int(MDB_txn*)>& fn) {
   for (int attempt = 0; attempt < 8; ++attempt) {
-    MDB_txn* txn = nullptr;
-    int rc = Begin(0, &txn);
-    if (rc != 0) return LmdbStatus("begin", rc);
-    rc = fn(txn);
-    if (rc == 0) {
-      rc = mdb_txn_commit(txn);
-    } else {
-      mdb_txn_abort(txn);
-    }
+    int rc = Run(0, fn);
     if (rc != MDB_MAP_FULL) return rc == 0 ? Status() : LmdbStatus("write", rc);
-    std::lock_guard<std::mutex> lock(grow_mu_);
     MDB_envinfo info;
     mdb_env_info(env_, &info);
-    mdb_env_set_mapsize(env_, info.me_mapsize * 2);
+    Resize(info.me_mapsize * 2);
   }
   return LmdbStatus("write", MDB_MAP_FULL);
 }
 
 Status LmdbIndex::Read(const std::function<int(MDB_txn*)>& fn) {
-  MDB_txn* txn = nullptr;
-  int rc = Begin(MDB_RDONLY, &txn);
-  if (rc != 0) return LmdbStatus("begin", rc);
-  rc = fn(txn);
-  mdb_txn_abort(txn);
+  int rc = Run(MDB_RDONLY, fn);
   return rc == 0 ? Status() : LmdbStatus("read", rc);
 }
 
@@ -270,8 +299,6 @@ Result<uint64_t> LmdbIndex::TotalBytes() {
   return total;
 }
 
-namespace {
-
 std::string EncodeClaim(const LmdbIndex::Claim& c) {
   std::string out;
   PutFixed<uint64_t>(&out, c.length);
@@ -290,6 +317,8 @@ bool DecodeClaim(std::string_view v, uint64_t offset, LmdbIndex::Claim* c) {
   c->expires = GetFixed<uint64_t>(v.data() + 20);
   return true;
 }
+
+namespace {
 
 bool Overlaps(const LmdbIndex::Claim& c, const std::vector<ByteRange>& ranges) {
   return std::any_of(ranges.begin(), ranges.end(), [&](const ByteRange& r) {

@@ -6,16 +6,21 @@
 // lengths, kept in the same transactions as the extents. Database "claims": (object key,
 // offset) -> who is fetching that range now. The layout is in doc/cache-format.md.
 //
-// A full map is grown and the transaction retried; a map grown by another process is adopted.
-// Thread-safe (LMDB serialises writers, across processes too).
+// The map is large from the start (it is address space, not disk: the file grows as pages are
+// used). Should it fill up anyway it is grown, and a map grown by another process is adopted;
+// LMDB allows that only while this process has no transaction open, so every transaction holds
+// txn_mu_ shared and a resize holds it exclusively. Thread-safe (LMDB serialises writers,
+// across processes too).
 #ifndef DATUMFS_CACHE_LMDB_INDEX_H_
 #define DATUMFS_CACHE_LMDB_INDEX_H_
 
 #include <lmdb.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +29,9 @@
 #include "datumfs/status.h"
 
 namespace datumfs {
+
+// No extent is longer (CacheOptions::max_extent is 8 MiB): a longer one is a damaged record.
+constexpr uint64_t kMaxExtentLength = uint64_t{1} << 30;
 
 // Encoding, exposed for tests.
 std::string EncodeExtentKey(std::string_view key, uint64_t offset);
@@ -35,7 +43,10 @@ class LmdbIndex {
  public:
   // Opens (creating) the environment in directory `dir`. An environment that cannot be opened
   // as LMDB is an error: the caller moves it aside.
-  static Result<std::unique_ptr<LmdbIndex>> Open(const std::string& dir);
+  // `map_size` is the map to start with (tests make it small to see it grow).
+  static constexpr size_t kDefaultMapSize = size_t{8} << 30;  // about 40 million extents
+  static Result<std::unique_ptr<LmdbIndex>> Open(const std::string& dir,
+                                                 size_t map_size = kDefaultMapSize);
   ~LmdbIndex();
   LmdbIndex(const LmdbIndex&) = delete;
   LmdbIndex& operator=(const LmdbIndex&) = delete;
@@ -78,14 +89,31 @@ class LmdbIndex {
   // Runs `fn` in a write transaction, growing the map when it fills up.
   Status Write(const std::function<int(MDB_txn*)>& fn);
   Status Read(const std::function<int(MDB_txn*)>& fn);
-  int Begin(unsigned flags, MDB_txn** txn);
+  // Runs `fn` in a transaction of `flags` under txn_mu_ (shared), adopting a map another
+  // process grew. Returns LMDB's code: fn's, the commit's, or the begin's.
+  int Run(unsigned flags, const std::function<int(MDB_txn*)>& fn);
+  int RunOnce(unsigned flags, const std::function<int(MDB_txn*)>& fn);
+  // Sets the map size (0: adopt the one in the file). Takes txn_mu_ exclusively.
+  void Resize(size_t size);
 
   MDB_env* env_;
   MDB_dbi extents_ = 0;
   MDB_dbi meta_ = 0;
   MDB_dbi claims_ = 0;
-  std::mutex grow_mu_;  // one thread grows the map at a time
+  // Shared by every transaction of this process, for as long as it is open; exclusive while
+  // the map is resized (mdb_env_set_mapsize with a transaction open corrupts memory).
+  std::shared_mutex txn_mu_;
+  // Held by a resize from before it waits for txn_mu_ until it is done; transactions that see
+  // `resizing_` wait on it first, so that a stream of readers cannot starve the resize.
+  std::mutex resize_mu_;
+  std::atomic<bool> resizing_{false};
+  // Set on the first error that says the pages are damaged: from then on no transaction
+  // touches them (each fails at once), and the cache works as a miss for this process.
+  std::atomic<bool> damaged_{false};
 };
+
+std::string EncodeClaim(const LmdbIndex::Claim& c);
+bool DecodeClaim(std::string_view encoded, uint64_t offset, LmdbIndex::Claim* c);
 
 }  // namespace datumfs
 

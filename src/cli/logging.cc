@@ -22,6 +22,7 @@ void Install(std::shared_ptr<spdlog::logger> logger, const std::string& level) {
 }  // namespace
 
 void LogToStderr(const std::string& level) {
+  spdlog::drop("datumfs");
   auto logger = spdlog::stderr_color_mt("datumfs");
   logger->set_pattern("%H:%M:%S.%e %^%l%$ %v");
   Install(std::move(logger), level);

@@ -9,6 +9,7 @@
 #include "cli/cmd_prefetch.h"
 #include "cli/cmd_stats.h"
 #include "cli/exit_codes.h"
+#include "cli/logging.h"
 #include "cli/mount_helper.h"
 
 int main(int argc, char** argv) {
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   if (mount->parsed()) return datumfs::RunMount(mount_args);
   if (stats->parsed()) return datumfs::RunStats(stats_args);
   if (prefetch->parsed()) return datumfs::RunPrefetch(prefetch_args);
-  if (run_cache) return run_cache(cache_args);
+  if (run_cache) {
+    datumfs::LogToStderr("warn");  // "index moved aside" and the like reach the shell
+    return run_cache(cache_args);
+  }
   return datumfs::kExitUsage;
 }

@@ -87,3 +87,35 @@ def test_bad_sizes_are_usage_errors(tmp_path):
     p = cache_cmd("gc", "--cache-dir", str(tmp_path / "c"), "--cache-max", "lots")
     assert p.returncode == 2
     assert p.stderr == "datumfs: --cache-max \"lots\": not a size (like 500M, 20G or 1T)\n"
+
+
+def damage_index(cache, seed):
+    """Random bytes over every page of the index but the two meta pages."""
+    path = cache / "index" / "data.mdb"
+    size = os.path.getsize(path)
+    rng = random.Random(seed)
+    with open(path, "r+b") as f:
+        f.seek(8192)
+        f.write(rng.randbytes(size - 8192))
+
+
+def test_a_damaged_index_is_moved_aside_by_verify_and_by_mount(tmp_path, mounts, store):
+    inputs, files, _ = fill_cache(tmp_path, mounts, store)
+    cache = tmp_path / "cache"
+    damage_index(cache, 1)
+    p = cache_cmd("verify", "--cache-dir", str(cache))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "index moved to index.broken-" in p.stderr
+    assert p.stdout.splitlines()[-1].endswith(", 0 bad")
+    # The same for a mount: it starts with an empty index and reads everything exactly.
+    mnt = mounts.mount(inputs)
+    for name, data in files["ds"]:
+        assert open(os.path.join(mnt, "ds", name), "rb").read() == data
+    mounts.cleanup()
+    damage_index(cache, 2)
+    log = tmp_path / "mount.log"
+    mnt = mounts.mount(inputs, args=["--log-file", str(log)])
+    for name, data in files["ds"]:
+        assert open(os.path.join(mnt, "ds", name), "rb").read() == data
+    assert "the index is damaged" in log.read_text()
+    assert len([d for d in os.listdir(cache) if d.startswith("index.broken-")]) >= 1
