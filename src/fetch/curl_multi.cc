@@ -74,8 +74,8 @@ bool HeadersFit(const Transfer& t, long http_status);
 bool StartBody(Transfer* t) {
   t->body_started = true;
   RangeRequest r = t->Remaining();
-  if (t->request.sink && t->status != 200 && t->status != 206) {
-    t->skip = UINT64_MAX;  // an error page: judged by its status once it has ended
+  if (t->status != 200 && t->status != 206) {
+    t->skip = UINT64_MAX;  // an error page: dropped, judged by its status once it has ended
     return true;
   }
   bool partial = r.offset != 0 || r.length != r.object_size;
@@ -276,6 +276,9 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  // Only http and https, for the URL and for any redirect: never file://, gopher://, dict://.
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
@@ -362,6 +365,11 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
     t.last_error = what + (past_deadline ? ": no answer before the read's deadline"
                                          : ": transfer stalled");
     return past_deadline ? FetchError::kTimedOut : FetchError::kStalled;
+  }
+  if (result == CURLE_UNSUPPORTED_PROTOCOL || result == CURLE_URL_MALFORMAT) {
+    t.last_error = what + ": " + curl_easy_strerror(result) +
+                   " (only http and https URLs are fetched, redirects included)";
+    return FetchError::kBadUrl;
   }
   if (result != CURLE_OK) {
     t.last_error = what + ": " + curl_easy_strerror(result);

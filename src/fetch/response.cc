@@ -49,14 +49,14 @@ Status CheckRangeResponse(const RangeRequest& request, long http_status,
       return bad("HTTP 206 with missing or malformed Content-Range \"" +
                  std::string(content_range) + "\"");
     }
-    if (first != request.offset || last != request.offset + request.length - 1) {
-      return bad("HTTP 206 for another range (Content-Range \"" + std::string(content_range) +
-                 "\")");
-    }
     if (total_known && total != request.object_size) {  // another object than the manifest's
       return Status::Errno(ESTALE, what, "object is " + std::to_string(total) +
                                              " bytes, the manifest says " +
                                              std::to_string(request.object_size));
+    }
+    if (first != request.offset || last != request.offset + request.length - 1) {
+      return bad("HTTP 206 for another range (Content-Range \"" + std::string(content_range) +
+                 "\")");
     }
   } else {
     Status s = bad("HTTP " + std::to_string(http_status));
@@ -65,6 +65,14 @@ Status CheckRangeResponse(const RangeRequest& request, long http_status,
     }
     if (http_status == 412) {
       return Status::Errno(ESTALE, what, "the object was replaced (HTTP 412 to If-Match)");
+    }
+    if (http_status == 416) {
+      return Status::Errno(ESTALE, what,
+                           "HTTP 416: the object is shorter than the manifest's " +
+                               std::to_string(request.object_size) + " bytes");
+    }
+    if (http_status == 404 || http_status == 410) {
+      return bad("HTTP " + std::to_string(http_status) + ": no such object in the store");
     }
     return s;
   }

@@ -25,6 +25,7 @@ FetchError ClassifyHttpStatus(long status) {
   if (status == 400 || status == 401 || status == 403) return FetchError::kRefused;
   if (status == 404 || status == 410) return FetchError::kMissing;
   if (status == 412) return FetchError::kReplaced;
+  if (status == 416) return FetchError::kReplaced;  // the object is shorter than the manifest says
   return FetchError::kProtocol;
 }
 

@@ -21,6 +21,7 @@ enum class FetchError {
   kReplaced,    // 412, or an ETag/size that changed: the object is another one now
   kProtocol,    // a response that does not fit the request
   kNoRanges,    // a 200 with the whole object to a range request: the server ignores Range
+  kBadUrl,      // not an http(s) URL, or not a URL at all: trying again cannot help
 };
 
 bool IsRetryable(FetchError e);

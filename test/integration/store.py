@@ -50,6 +50,7 @@ http {{
       rewrite ^ /objects/$arg_k break;
       root {dir}/root;
     }}
+    location = /redirect-to-file {{ return 302 file:///etc/passwd; }}
     location /versioned/ {{
       rewrite ^/versioned/([A-Za-z0-9._-]+)$ /objects/$1.v$arg_versionId break;
       root {dir}/root;

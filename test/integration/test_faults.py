@@ -138,3 +138,32 @@ def test_errors_are_logged_without_signatures(tmp_path, mounts, store):
             "(after " in err), err
     assert "FAULTYSECRET" not in err and "sig=" not in err
     assert not is_mounted(mnt)
+
+
+def test_only_http_and_https_and_permanent_errors_fail_at_once(tmp_path, mounts, store):
+    store.put("f/short.bin", b"0123456789")  # the manifest says 100 bytes
+    base = f"127.0.0.1:{store.port}"
+    entries = [("file.bin", "file:///etc/passwd", 100),
+               ("gopher.bin", f"gopher://{base}/x", 100),
+               ("dict.bin", f"dict://{base}/d:x", 100),
+               ("malformed.bin", "http://[::1", 100),
+               ("redirect.bin", f"http://{base}/redirect-to-file", 100),
+               ("missing.bin", store.url("f/missing.bin"), 100),
+               ("short.bin", store.url("f/short.bin"), 100)]
+    log = tmp_path / "daemon.log"
+    mnt = mounts.mount(inputs_for(tmp_path, store, entries),
+                       args=["--read-timeout", "20", "--log-file", str(log)])
+    before = store.mark()
+    for name, _, _ in entries:
+        t0 = time.monotonic()
+        assert read_errno(os.path.join(mnt, "f", name)) == errno.EIO, name
+        assert time.monotonic() - t0 < 5, name  # not retried until the 20 s deadline
+    # One request each for those that reach the store: none was retried.
+    uris = [r["uri"] for r in store.requests(since=before)]
+    assert sorted(uris) == ["/data/f/missing.bin", "/data/f/short.bin", "/redirect-to-file"]
+    text = log.read_text()
+    assert text.count("only http and https URLs are fetched") >= 5
+    assert "no such object in the store" in text
+    assert "the manifest says 100" in text or "shorter than the manifest" in text
+    assert "root:" not in text
+    assert_good_still_served(mnt)

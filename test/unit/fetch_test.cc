@@ -72,7 +72,14 @@ TEST_SUITE("fetch") {
   TEST_CASE("error statuses are refused with their code") {
     CHECK(Why(403, "", 0) == "http://store/data/x bytes 100-149: HTTP 403");
     CHECK(Why(500, "", 0) == "http://store/data/x bytes 100-149: HTTP 500");
-    CHECK(Why(416, "bytes */1000", 0) == "http://store/data/x bytes 100-149: HTTP 416");
+    CHECK(Why(404, "", 0) ==
+          "http://store/data/x bytes 100-149: HTTP 404: no such object in the store");
+    CHECK(Stale(416, "bytes */1000", 0) ==
+          "http://store/data/x bytes 100-149: HTTP 416: the object is shorter than the "
+          "manifest's 1000 bytes");
+    // A shorter object answers a range it still has with its own total: not retried either.
+    CHECK(Stale(206, "bytes 100-109/110", 10) ==
+          "http://store/data/x bytes 100-149: object is 110 bytes, the manifest says 1000");
   }
 
   TEST_CASE("a fetcher fails a request to a closed port with EIO, without the query") {
@@ -115,7 +122,8 @@ TEST_SUITE("fetch") {
     CHECK(ClassifyHttpStatus(403) == FetchError::kRefused);
     CHECK(ClassifyHttpStatus(404) == FetchError::kMissing);
     CHECK(ClassifyHttpStatus(412) == FetchError::kReplaced);
-    CHECK(ClassifyHttpStatus(416) == FetchError::kProtocol);
+    CHECK(ClassifyHttpStatus(416) == FetchError::kReplaced);
+    CHECK_FALSE(IsRetryable(FetchError::kBadUrl));
   }
 
   TEST_CASE("backoff is full jitter under a doubling, capped ceiling") {
