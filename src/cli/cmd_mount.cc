@@ -14,6 +14,7 @@
 #include "cli/cache_options.h"
 #include "cli/exit_codes.h"
 #include "cli/logging.h"
+#include "cli/mountpoint.h"
 #include "datumfs/cache.h"
 #include "datumfs/daemonize.h"
 #include "datumfs/fetch.h"
@@ -218,6 +219,7 @@ int RunMount(const MountArgs& args) {
     cache.reset();
   }
 
+  if (Status s = PrepareMountpoint(args.mountpoint); !s.ok()) return Fail(kExitFailure, s.message());
   int dir_fd = open(args.mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return Fail(kExitFailure, ErrnoStatus(args.mountpoint, errno).message());
   std::vector<std::string> warnings;
