@@ -441,12 +441,22 @@ std::string BlockCache::KeyFor(std::string_view datum_id, std::string_view url, 
 
 Status BlockCache::Prepare(const CacheOptions& options) {
   const std::string& dir = options.dir;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
   struct stat st;
+  if (stat(dir.c_str(), &st) != 0 && errno == ENOENT) {  // a new cache: only we may read it
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus(dir, errno);
+  }
+  // An existing directory keeps its mode: --cache-dir /tmp must not lock everyone out of it.
   if (stat(dir.c_str(), &st) != 0) return ErrnoStatus(dir, errno);
   if (!S_ISDIR(st.st_mode)) return Status::Errno(ENOTDIR, dir, "not a directory");
-  chmod(dir.c_str(), 0700);
+  const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+  const bool sticky_and_ours = (st.st_mode & S_ISVTX) && st.st_uid == geteuid();
+  if (others_write && !sticky_and_ours) {
+    return Status::Errno(EPERM, dir,
+                         "other users can write into it, so they could plant cached bytes; "
+                         "use a directory of its own (datumfs creates a new one 0700)");
+  }
   if (access(dir.c_str(), W_OK) != 0) return ErrnoStatus(dir, errno);
   // access() says yes to root on a read-only mount: try for real.
   std::string probe = dir + "/.probe";

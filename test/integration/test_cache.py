@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from conftest import DATUMFS
 from store import write_inputs
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -205,3 +206,42 @@ def test_files_whose_urls_differ_only_in_the_query_are_different_objects(tmp_pat
         mnt = mounts.mount(inputs, cache=cache)
         for name, data in objects.items():
             assert open(os.path.join(mnt, "q", name), "rb").read() == data, name
+
+
+def test_an_existing_cache_dir_keeps_its_mode_and_a_new_one_is_private(tmp_path, mounts,
+                                                                      dataset):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    new = tmp_path / "parent" / "new-cache"
+    for cache in (shared, new):
+        mounts.mount(dataset["inputs"], cache=cache)
+        p = subprocess.run([DATUMFS, "cache", "ls", "--cache-dir", str(cache)],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    mounts.cleanup()
+    assert os.stat(shared).st_mode & 0o7777 == 0o755
+    assert os.stat(new).st_mode & 0o7777 == 0o700
+
+
+def test_a_cache_dir_others_can_write_into_is_refused(tmp_path, mounts, dataset):
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)
+    p = subprocess.run([DATUMFS, "cache", "ls", "--cache-dir", str(open_dir)],
+                       capture_output=True, text=True)
+    assert p.returncode != 0
+    assert f"{open_dir}: other users can write into it" in p.stderr
+    # A mount says so once and reads without a cache; the directory is left as it was.
+    log = tmp_path / "open.log"
+    mnt = mounts.mount(dataset["inputs"], cache=open_dir, args=["--log-file", str(log)])
+    assert open(os.path.join(mnt, "train/labels.csv"), "rb").read() == b"id,label\n1,dog\n2,cat\n"
+    assert "other users can write into it" in log.read_text()
+    assert os.listdir(open_dir) == []
+    assert os.stat(open_dir).st_mode & 0o7777 == 0o777
+    # Sticky and ours (like /tmp for root) is fine.
+    os.chmod(open_dir, 0o1777)
+    p = subprocess.run([DATUMFS, "cache", "ls", "--cache-dir", str(open_dir)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert os.stat(open_dir).st_mode & 0o7777 == 0o1777
