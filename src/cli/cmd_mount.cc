@@ -15,6 +15,7 @@
 #include "cli/exit_codes.h"
 #include "cli/logging.h"
 #include "cli/mountpoint.h"
+#include "cli/seconds.h"
 #include "datumfs/cache.h"
 #include "datumfs/daemonize.h"
 #include "datumfs/fetch.h"
@@ -180,16 +181,16 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
   cmd->add_option("--read-timeout", a.read_timeout_seconds,
                   "seconds a read may wait for the store before it fails with EIO")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Seconds());
   cmd->add_option("--stall-timeout", a.stall_timeout_seconds,
                   "seconds a transfer may move under 1 KiB/s before it is retried")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Seconds());
   cmd->add_option("--refresh-margin", a.refresh_margin_seconds,
                   "refresh a pre-signed URL through api.json's input_request this many seconds "
                   "before it expires")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(Seconds(true));
   cmd->add_option("--log-level", a.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

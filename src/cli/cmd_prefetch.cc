@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/exit_codes.h"
+#include "cli/seconds.h"
 #include "cli/progress.h"
 #include "cli/xattr.h"
 #include "datumfs/units.h"
@@ -181,7 +182,7 @@ CLI::App* AddPrefetchCommand(CLI::App& app, PrefetchArgs& a) {
   cmd->add_option("--interval", a.interval_seconds,
                   "seconds between progress lines when stderr is not a terminal")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Seconds());
   return cmd;
 }
 

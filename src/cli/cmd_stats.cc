@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli/exit_codes.h"
+#include "cli/seconds.h"
 #include "cli/xattr.h"
 #include "datumfs/stats.h"
 
@@ -47,7 +48,7 @@ CLI::App* AddStatsCommand(CLI::App& app, StatsArgs& a) {
   cmd->add_flag("-w,--watch", a.watch, "show them again every --interval seconds until stopped");
   cmd->add_option("--interval", a.interval_seconds, "seconds between two --watch updates")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Seconds());
   return cmd;
 }
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <ctime>
 
+#include "datumfs/json_depth.h"
 #include "datumfs/quote.h"
 #include "datumfs/redact.h"
 #include "fetch/url_expiry.h"
@@ -27,6 +28,10 @@ size_t Append(char* data, size_t size, size_t n, void* out) {
 // The input_request answer: [ { "name", "files": [ { "filename", "url", ... } ] } ].
 Result<std::map<std::string, std::string>> ParseAnswer(const std::string& body,
                                                        const std::string& what) {
+  if (JsonNestingDepth(body) > kMaxJsonDepth) {
+    return Status::Errno(EIO, what, "bad JSON: nested deeper than " +
+                                        std::to_string(kMaxJsonDepth) + " levels");
+  }
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError()) {

@@ -4,12 +4,18 @@
 
 #include <cerrno>
 
+#include "datumfs/json_depth.h"
 #include "datumfs/manifest.h"
 #include "manifest/json_error.h"
 
 namespace datumfs {
 
 Result<ApiConfig> ParseApi(std::string_view text, std::string_view display_name) {
+  if (JsonNestingDepth(text) > kMaxJsonDepth) {
+    return Status::Errno(EINVAL, display_name,
+                         "invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                             " levels");
+  }
   rapidjson::Document doc;
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError()) {

@@ -283,7 +283,9 @@ Status Parse(Stream& stream, std::vector<Input>* inputs, ManifestSink& sink, std
   InputsHandler handler(inputs, &sink);
   rapidjson::Reader reader;
   rapidjson::ParseResult ok =
-      reader.Parse<rapidjson::kParseValidateEncodingFlag>(stream, handler);
+      // Iterative: a document nested a million levels deep is an error, not a stack overflow.
+      reader.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
+          stream, handler);
   if (ok) return Status();
   if (!handler.sink_status().ok()) return handler.sink_status();
   *offset = ok.Offset();

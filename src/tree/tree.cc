@@ -175,6 +175,9 @@ Status TreeBuilder::AddRemote(const Input& input, const InputFile& file,
                       std::to_string(index_in_input) + " (" + Quote(file.name) + ")";
   std::vector<std::string_view> segments{input.name};
   if (const char* bad = SplitPath(file.name, &segments)) return Skip(label, bad);
+  if (file.size > static_cast<uint64_t>(INT64_MAX)) {  // st_size and offsets are signed
+    return Skip(label, "size " + std::to_string(file.size) + " is larger than a file can be");
+  }
   std::string why;
   std::optional<uint32_t> parent = MakeParents(segments, &why);
   if (!parent) return Skip(label, why);

@@ -157,3 +157,18 @@ def test_mount_options_come_from_the_environment_and_the_command_line_wins(mount
     mounts.points.append(str(mnt))
     assert sorted(os.listdir(mnt)) == ["test", "train"]
     assert os.path.isdir(tmp_path / "env-cache")
+
+
+def test_durations_must_be_finite_and_at_most_a_week(mounts, tmp_path):
+    # "nan" and 1e10 passed CLI11's PositiveNumber and overflowed into a passed deadline.
+    for option, value in [("--read-timeout", "nan"), ("--read-timeout", "1e10"),
+                          ("--read-timeout", "inf"), ("--read-timeout", "0"),
+                          ("--stall-timeout", "-1"), ("--refresh-margin", "nan"),
+                          ("--read-timeout", "ten")]:
+        p = mounts.run("--inputs", str(tmp_path / "none.json"), option, value, str(tmp_path))
+        assert p.returncode == 2, (option, value, p.stderr)
+        assert value in p.stderr and option in p.stderr, p.stderr
+    for args in (["stats", "--watch", "--interval", "nan", str(tmp_path)],
+                 ["prefetch", "--interval", "1e300", str(tmp_path)]):
+        p = subprocess.run([DATUMFS, *args], capture_output=True, text=True)
+        assert p.returncode == 2, (args, p.stderr)

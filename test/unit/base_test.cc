@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "datumfs/quote.h"
+#include "datumfs/json_depth.h"
 #include "datumfs/redact.h"
 #include "datumfs/status.h"
 
@@ -51,6 +52,13 @@ TEST_SUITE("base") {
     CHECK(RedactUrl("https://user:secret@host/p/q?sig=1") == "https://host/p/q");
     CHECK(RedactUrl("https://host/p@q") == "https://host/p@q");
     CHECK(RedactUrl("no-scheme?x") == "no-scheme");
+  }
+
+  TEST_CASE("JSON nesting depth ignores brackets in strings") {
+    CHECK(JsonNestingDepth("") == 0);
+    CHECK(JsonNestingDepth("{\"a\": [1, {\"b\": []}]}") == 4);
+    CHECK(JsonNestingDepth("[\"[[[\\\"[[\"]") == 1);
+    CHECK(JsonNestingDepth(std::string(100000, '[')) == 100000);
   }
 
   TEST_CASE("ObjectIdentity drops only the parameters that sign a URL") {

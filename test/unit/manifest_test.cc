@@ -66,6 +66,18 @@ TEST_SUITE("manifest") {
     CHECK(r.value().files[0].size == 18446744073709551615ull);
   }
 
+  TEST_CASE("a document nested a million levels deep is an error, not a crash") {
+    std::string deep = "{\"train\": {\"input_id\": \"i\", \"files\": [], \"x\": " +
+                       std::string(1000000, '[') + std::string(1000000, ']') + "}}";
+    Result<Manifest> r = ParseInputs(deep, "inputs.json");
+    CHECK(r.has_value());  // unknown fields are skipped, however deep
+    std::string unclosed = "{\"a\": " + std::string(1000000, '[');
+    CHECK(Error(unclosed).rfind("inputs.json", 0) == 0);
+    Result<ApiConfig> api = ParseApi(std::string(1000000, '['), "api.json");
+    REQUIRE_FALSE(api.has_value());
+    CHECK(api.error().message() == "api.json: invalid JSON: nested deeper than 64 levels");
+  }
+
   TEST_CASE("an empty document is an error with its position") {
     CHECK(Error("") == "inputs.json:1:1 (byte 0): invalid JSON: The document is empty.");
   }
@@ -83,7 +95,7 @@ TEST_SUITE("manifest") {
 
   TEST_CASE("the top level must be an object") {
     CHECK(Error("[1]") ==
-          "inputs.json:1:2 (byte 1): expected an object of inputs at the top level");
+          "inputs.json:1:1 (byte 0): expected an object of inputs at the top level");
   }
 
   TEST_CASE("an input must be an object") {
@@ -92,7 +104,7 @@ TEST_SUITE("manifest") {
 
   TEST_CASE("files must be an array") {
     CHECK(Error(R"({"x": {"files": {}}})") ==
-          "inputs.json:1:18 (byte 17): input \"x\": \"files\" must be an array");
+          "inputs.json:1:17 (byte 16): input \"x\": \"files\" must be an array");
   }
 
   TEST_CASE("a file entry must be an object") {
@@ -135,11 +147,11 @@ TEST_SUITE("manifest") {
 
   TEST_CASE("missing required fields are named") {
     CHECK(Error(R"({"x":{"files":[{"size":1,"storage_uri":"u"}]}})") ==
-          "inputs.json:1:44 (byte 43): input \"x\", file 0: missing \"name\"");
+          "inputs.json:1:43 (byte 42): input \"x\", file 0: missing \"name\"");
     CHECK(Error(R"({"x":{"files":[{"name":"a","storage_uri":"u"}]}})") ==
-          "inputs.json:1:46 (byte 45): input \"x\", file 0 (\"a\"): missing \"size\"");
+          "inputs.json:1:45 (byte 44): input \"x\", file 0 (\"a\"): missing \"size\"");
     CHECK(Error(R"({"x":{"files":[{"name":"a","size":3}]}})") ==
-          "inputs.json:1:37 (byte 36): input \"x\", file 0 (\"a\"): missing \"storage_uri\"");
+          "inputs.json:1:36 (byte 35): input \"x\", file 0 (\"a\"): missing \"storage_uri\"");
   }
 
   TEST_CASE("null is absent for optional fields but not for required ones") {

@@ -129,6 +129,15 @@ TEST_SUITE("tree") {
     CHECK(t.name(t.first_child(i)) == "ok");
   }
 
+  TEST_CASE("a size past 2^63-1 is a bad entry") {
+    std::vector<std::string> w;
+    Tree t = Build(Make({{"i", "huge", uint64_t{1} << 63}, {"i", "max", INT64_MAX}}), &w);
+    REQUIRE(w.size() == 1);
+    CHECK(w[0] == "input \"i\", file 0 (\"huge\"): size 9223372036854775808 is larger than a "
+                  "file can be; skipped");
+    CHECK(t.size(Resolve(t, "i/max")) == uint64_t{INT64_MAX});
+  }
+
   TEST_CASE("a 255-byte segment is fine") {
     std::vector<std::string> w;
     Tree t = Build(Make({{"i", std::string(255, 'n')}}), &w);
