@@ -43,6 +43,10 @@ class ApiStandIn(BackgroundServer):
                 "headers": {"Authorization": f"Execution-Token {token}"}}}, f)
         return path
 
+    def next_mode(self):
+        """How to answer this request; subclasses may draw it at random."""
+        return self.mode
+
     def handle(self, h):
         query = urllib.parse.parse_qs(urllib.parse.urlparse(h.path).query)
         if h.headers.get("Authorization") != f"Execution-Token {TOKEN}":
@@ -52,9 +56,10 @@ class ApiStandIn(BackgroundServer):
         if input_id not in self.by_id or query.get("execution") != ["exec-1"]:
             return self.reply(h, 404, b"[]")
         self.refreshes[input_id] = self.refreshes.get(input_id, 0) + 1
-        if self.mode == "status_500":
+        mode = self.next_mode()
+        if mode == "status_500":
             return self.reply(h, 500, b"oops")
-        if self.mode == "bad_json":
+        if mode == "bad_json":
             return self.reply(h, 200, b'[{"name": "x", "files": [')
         name, files = self.by_id[input_id]
         answer = [{"name": name, "files": [{

@@ -2,9 +2,13 @@
 
 Each request is forwarded to nginx (Range and all) unless the proxy is told to misbehave:
 `proxy.fail(mode, times)` makes the next `times` requests fail in that way (times=None: all of
-them), after which it forwards faithfully again. It records every request it saw."""
+them), after which it forwards faithfully again. `proxy.randomize(rng, {mode: probability})`
+instead draws a mode (or none) for every request from a seeded RNG, until `randomize(None)`.
+`rewrite` (a function of the request path) may map a path to the upstream one. It records every
+request it saw."""
 
 import http.client
+import random
 import socket
 import socketserver
 import struct
@@ -12,25 +16,44 @@ import threading
 import time
 
 MODES = ("reset", "status_500", "status_503", "throttle", "stall", "truncate", "long_body",
-         "wrong_range", "ignore_range", "error_page_200", "changed_etag")
-ERROR_PAGE = b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>\n"
+         "wrong_range", "ignore_range",
+         # a 200 whose body is a short HTML error page (with its own, short, Content-Length)
+         "error_page_200",
+         # the right bytes under another ETag (only to requests that send If-Match, so the
+         # ETag a client records first stays the real one)
+         "changed_etag",
+         # a 302 to the very same URL
+         "redirect",
+         # the first half of the body, a pause of `short_stall_seconds`, then the rest
+         "stall_short")
+
+ERROR_PAGE = (b"<html><head><title>503 Service Temporarily Unavailable</title></head>\r\n"
+              b"<body><center><h1>503 Service Temporarily Unavailable</h1></center></body>"
+              b"</html>\r\n")
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, stall_seconds=30):
+    def __init__(self, upstream_port, stall_seconds=30, short_stall_seconds=0.5, rewrite=None):
         self.upstream_port = upstream_port
         self.stall_seconds = stall_seconds
+        self.short_stall_seconds = short_stall_seconds
+        self.rewrite = rewrite
         self.mode = None
         self.remaining = 0
-        self.planned = []  # modes for the next requests, one each, before `mode`
+        self.planned = []  # modes for the next requests, one each, before all else
+        self.rng = None
+        self.probabilities = ()
         self.lock = threading.Lock()
         self.seen = []  # (time, mode or "ok", path, range)
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
-                while outer.serve_one(self):
-                    pass
+                try:
+                    while outer.serve_one(self):
+                        pass
+                except (ConnectionError, TimeoutError):
+                    pass  # the client went away (a daemon killed, a transfer given up)
 
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
@@ -55,6 +78,33 @@ class FaultProxy:
         with self.lock:
             self.planned = list(modes)
 
+    def randomize(self, rng, probabilities=None):
+        """Per request, mode m with probability probabilities[m] (their sum at most 1), drawn
+        from `rng` (a random.Random); rng=None stops it."""
+        assert rng is None or isinstance(rng, random.Random)
+        probabilities = probabilities or {}
+        assert all(m in MODES for m in probabilities) and sum(probabilities.values()) <= 1
+        with self.lock:
+            self.rng, self.probabilities = rng, tuple(probabilities.items())
+
+    def draw(self):
+        """The mode for the next request (None: forward it faithfully). Under self.lock."""
+        if self.planned:
+            mode = self.planned.pop(0)
+            return None if mode == "ok" else mode
+        if self.remaining is None or self.remaining > 0:
+            if self.mode and self.remaining is not None:
+                self.remaining -= 1
+            return self.mode
+        if self.rng is None:
+            return None
+        x = self.rng.random()
+        for mode, p in self.probabilities:
+            if x < p:
+                return mode
+            x -= p
+        return None
+
     def faults_seen(self):
         return [s for s in self.seen if s[1] != "ok"]
 
@@ -73,15 +123,19 @@ class FaultProxy:
             name, value = line.decode().split(":", 1)
             headers[name.strip().lower()] = value.strip()
         with self.lock:
-            if self.planned:
-                mode = self.planned.pop(0)
-                mode = None if mode == "ok" else mode
-            else:
-                mode = self.mode if self.remaining is None or self.remaining > 0 else None
-                if mode and self.remaining is not None:
-                    self.remaining -= 1
+            mode = self.draw()
+        if mode == "changed_etag" and "if-match" not in headers:
+            mode = None
         self.seen.append((time.monotonic(), mode or "ok", path, headers.get("range", "")))
-        status, resp_headers, body = self.upstream(method, path, headers)
+        if mode == "redirect":
+            host = headers.get("host", f"127.0.0.1:{self.port}")
+            self.send_head(h, 302, [("Location", f"http://{host}{path}"), ("Content-Length", "0")])
+            return True
+        upstream_path = self.rewrite(path) if self.rewrite else path
+        try:
+            status, resp_headers, body = self.upstream(method, upstream_path, headers)
+        except OSError:
+            return False  # the upstream is gone (the test is ending): drop the connection
         return self.respond(h, mode, status, resp_headers, body, headers.get("range", ""))
 
     def upstream(self, method, path, headers):
@@ -108,17 +162,24 @@ class FaultProxy:
         if mode in ("status_500", "status_503"):
             self.send_head(h, int(mode[-3:]), [("Content-Length", "0")])
             return True
-        if mode == "error_page_200":  # a proxy's error page, sent as a success
+        if mode == "throttle":
+            self.send_head(h, 429, [("Retry-After", "1"), ("Content-Length", "0")])
+            return True
+        if mode == "error_page_200":
             self.send_head(h, 200, [("Content-Type", "text/html"),
                                     ("Content-Length", str(len(ERROR_PAGE)))])
             h.wfile.write(ERROR_PAGE)
             return True
-        if mode == "changed_etag":  # the same bytes, said to be another version
-            self.send_head(h, status, without("etag") + [("ETag", '"another-version"')])
+        if mode == "changed_etag" and header("etag"):
+            self.send_head(h, status, without("etag") + [("ETag", '"changed-0000"')])
             h.wfile.write(body)
             return True
-        if mode == "throttle":
-            self.send_head(h, 429, [("Retry-After", "1"), ("Content-Length", "0")])
+        if mode == "stall_short":
+            self.send_head(h, status, headers)
+            h.wfile.write(body[:len(body) // 2])
+            h.wfile.flush()
+            time.sleep(self.short_stall_seconds)
+            h.wfile.write(body[len(body) // 2:])
             return True
         if mode == "reset" or mode == "truncate" or mode == "stall":
             self.send_head(h, status, headers)
