@@ -5,11 +5,13 @@
 #include <cmath>
 #include <cstdio>
 
+#include "datumfs/quote.h"
+
 namespace datumfs {
 
 Result<uint64_t> ParseSize(std::string_view text) {
   auto bad = [&] {
-    return Status::Errno(EINVAL, "\"" + std::string(text) + "\"",
+    return Status::Errno(EINVAL, Quote(text),
                          "not a size (like 500M, 20G or 1T)");
   };
   double number = 0;
@@ -34,7 +36,7 @@ Result<SizeOrPercent> ParseSizeOrPercent(std::string_view text) {
     std::string_view num = text.substr(0, text.size() - 1);
     auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), p);
     if (ec != std::errc() || end != num.data() + num.size() || p < 0 || p > 100) {
-      return Status::Errno(EINVAL, "\"" + std::string(text) + "\"", "not a percentage (0-100%)");
+      return Status::Errno(EINVAL, Quote(text), "not a percentage (0-100%)");
     }
     v.percent = p;
     return v;

@@ -413,7 +413,9 @@ Result<std::unique_ptr<LmdbIndex>> StartOver(const std::string& dir, const Statu
   std::error_code ec;
   std::string aside;
   for (int n = 0; n < 100; ++n) {  // a name not taken yet (two in one second is possible)
-    aside = "index.broken-" + std::to_string(Now()) + (n ? "-" + std::to_string(n) : "");
+    aside = "index.broken-";  // appended: GCC 12's -Wrestrict misfires on "..." + at -O3
+    aside += std::to_string(Now());
+    if (n) aside.append("-").append(std::to_string(n));
     if (!std::filesystem::exists(dir + "/" + aside, ec)) break;
   }
   std::filesystem::rename(dir + "/index", dir + "/" + aside, ec);

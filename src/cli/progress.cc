@@ -63,8 +63,10 @@ std::string Progress::Bar(uint64_t done, uint64_t total, uint64_t files_done, ui
                 static_cast<unsigned long long>(files));
   int cells = std::max(10, width - 3 - static_cast<int>(std::string_view(tail).size()));
   int full = cells * Percent(done, total) / 100;
-  return "[" + std::string(static_cast<size_t>(full), '#') +
-         std::string(static_cast<size_t>(cells - full), '.') + "]" + tail;
+  // Appended, not "[" + ...: GCC 12's -Wrestrict misfires on that at -O3.
+  std::string bar = "[";
+  bar.append(static_cast<size_t>(full), '#').append(static_cast<size_t>(cells - full), '.');
+  return bar.append("]").append(tail);
 }
 
 std::string Progress::Line(uint64_t done, uint64_t total, uint64_t files_done, uint64_t files,
