@@ -14,7 +14,9 @@
 #include <new>
 #include <set>
 
+#include "datumfs/crc32c.h"
 #include "datumfs/fuse_adapter.h"
+#include "datumfs/redact.h"
 
 namespace datumfs {
 
@@ -29,7 +31,6 @@ struct FuseMount::State {
   bool mounted = false;
   uid_t uid = getuid();
   gid_t gid = getgid();
-  timespec mount_time{};
   // Files never change while mounted: let the kernel cache names and attributes for long.
   double timeout = 86400.0;
   int max_threads = 16;
@@ -54,13 +55,31 @@ std::optional<NodeId> Node(const State& fs, fuse_ino_t ino) {
   return static_cast<NodeId>(ino - 1);
 }
 
+// A time that is the same on every mount of the same datum (or object, for a file without a
+// datum id) and differs for another one, so that rsync -a and make see a remounted file as
+// unchanged and a new version as changed: a second of 2020-2024 chosen by a hash. A directory's
+// comes from its path.
+timespec StableTime(const Tree& t, NodeId id) {
+  constexpr int64_t kStart = 1577836800;         // 2020-01-01T00:00:00Z
+  constexpr uint32_t kSpan = 5 * 365 * 86400;    // about five years
+  std::string identity;
+  if (t.kind(id) == NodeKind::kRemoteFile) {
+    RemoteFileInfo info = t.remote(id);
+    identity = info.datum_id.empty() ? ObjectIdentity(info.url) + "\n" + std::to_string(t.size(id))
+                                     : std::string(info.datum_id);
+  } else {
+    identity = t.Path(id);
+  }
+  return timespec{kStart + crc32c::Value(identity) % kSpan, 0};
+}
+
 void FillAttr(const State& fs, NodeId id, struct stat* st) {
   std::memset(st, 0, sizeof *st);
   const Tree& t = fs.tree;
   st->st_ino = id + 1;
   st->st_uid = fs.uid;
   st->st_gid = fs.gid;
-  st->st_mtim = st->st_ctim = st->st_atim = fs.mount_time;
+  st->st_mtim = st->st_ctim = st->st_atim = StableTime(t, id);
   // Buffered readers (stdio, Python) size their reads by this: keep random reads small;
   // the kernel's read-ahead and ours make sequential reads large anyway.
   st->st_blksize = 4096;
@@ -375,7 +394,6 @@ void FuseMount::Unmount() {
 Result<std::unique_ptr<FuseMount>> FuseMount::Mount(const Tree& tree, int local_dir_fd,
                                                     const MountOptions& options) {
   auto state = std::make_unique<State>(tree, local_dir_fd);
-  clock_gettime(CLOCK_REALTIME, &state->mount_time);
   state->max_threads = options.max_threads;
   std::string opts = "ro,default_permissions,fsname=datumfs,subtype=datumfs";
   for (const std::string& o : options.fuse_options) opts += "," + o;

@@ -64,3 +64,25 @@ def test_missing_names_are_enoent(mounts, dataset):
             raise AssertionError(path + " exists")
         except (FileNotFoundError, NotADirectoryError):
             pass
+
+
+def test_times_are_the_same_on_every_mount_so_rsync_copies_nothing_twice(mounts, dataset,
+                                                                         tmp_path):
+    from conftest import require
+    import shutil
+    import time
+    require(shutil.which("rsync"), "rsync is not installed")
+    first = mounts.mount(dataset["inputs"])
+    times = {p: os.stat(os.path.join(first, p)).st_mtime_ns for p in walk(first)}
+    assert len(set(times.values())) > len(times) // 2  # not one time for everything
+    copy = tmp_path / "copy"
+    p = subprocess.run(["rsync", "-a", first + "/", str(copy)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    mounts.cleanup()
+    time.sleep(1.1)  # a time taken from the clock would now differ
+    again = mounts.mount(dataset["inputs"])
+    assert {p: os.stat(os.path.join(again, p)).st_mtime_ns for p in walk(again)} == times
+    p = subprocess.run(["rsync", "-a", "--itemize-changes", "--out-format=%i %n",
+                        again + "/", str(copy)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert [line for line in p.stdout.splitlines() if line.startswith(">f")] == []
