@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <mutex>
 #include <new>
 #include <set>
+#include <stdexcept>
 
 #include "datumfs/crc32c.h"
 #include "datumfs/fuse_adapter.h"
@@ -238,13 +240,24 @@ void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
     buf.buf[0].pos = off;
     return (void)fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
   }
-  // A copy: the handle may be released as soon as the reply is sent, before Read returns.
-  std::shared_ptr<OpenFile> file = *reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
-  fs.reader->Read(std::move(file), static_cast<uint64_t>(off), size,
-                  [req](const Status& status, std::string_view bytes) {
-                    if (!status.ok()) return (void)fuse_reply_err(req, status.errno_value());
-                    fuse_reply_buf(req, bytes.data(), bytes.size());
-                  });
+  // Exactly one reply: from Read, or here if it throws (out of memory) before it could.
+  std::shared_ptr<std::atomic<bool>> replied;
+  try {
+    replied = std::make_shared<std::atomic<bool>>(false);
+    // A copy: the handle may be released as soon as the reply is sent, before Read returns.
+    std::shared_ptr<OpenFile> file = *reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
+    fs.reader->Read(std::move(file), static_cast<uint64_t>(off), size,
+                    [req, replied](const Status& status, std::string_view bytes) {
+                      if (replied->exchange(true)) return;
+                      if (!status.ok()) return (void)fuse_reply_err(req, status.errno_value());
+                      fuse_reply_buf(req, bytes.data(), bytes.size());
+                    });
+  } catch (const std::exception& e) {
+    spdlog::error("read: {}", e.what());
+    if (!replied || !replied->exchange(true)) {
+      fuse_reply_err(req, dynamic_cast<const std::bad_alloc*>(&e) ? ENOMEM : EIO);
+    }
+  }
 }
 
 void OnRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -342,24 +355,44 @@ void OnSetxattr(fuse_req_t r, fuse_ino_t, const char*, const char*, size_t, int)
 void OnRemovexattr(fuse_req_t r, fuse_ino_t, const char*) { Erofs(r); }
 void OnFallocate(fuse_req_t r, fuse_ino_t, int, off_t, off_t, fuse_file_info*) { Erofs(r); }
 
+// Runs a handler whose reply is its last step; what it throws becomes an error reply (ENOMEM
+// for bad_alloc, else EIO) and a log line, instead of std::terminate taking every mount down.
+template <auto Handler>
+struct Guarded;
+
+template <class... Args, void (*Handler)(fuse_req_t, Args...)>
+struct Guarded<Handler> {
+  static void Call(fuse_req_t req, Args... args) {
+    try {
+      Handler(req, args...);
+    } catch (const std::bad_alloc&) {
+      spdlog::error("FUSE request: out of memory");
+      fuse_reply_err(req, ENOMEM);
+    } catch (const std::exception& e) {
+      spdlog::error("FUSE request: {}", e.what());
+      fuse_reply_err(req, EIO);
+    }
+  }
+};
+
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops;
   std::memset(&ops, 0, sizeof ops);
   ops.init = OnInit;
-  ops.lookup = OnLookup;
+  ops.lookup = Guarded<OnLookup>::Call;
   ops.forget = OnForget;
   ops.forget_multi = OnForgetMulti;
-  ops.getattr = OnGetattr;
-  ops.opendir = OnOpendir;
-  ops.readdir = OnReaddir;
-  ops.readdirplus = OnReaddirplus;
-  ops.releasedir = OnReleasedir;
-  ops.open = OnOpen;
+  ops.getattr = Guarded<OnGetattr>::Call;
+  ops.opendir = Guarded<OnOpendir>::Call;
+  ops.readdir = Guarded<OnReaddir>::Call;
+  ops.readdirplus = Guarded<OnReaddirplus>::Call;
+  ops.releasedir = Guarded<OnReleasedir>::Call;
+  ops.open = Guarded<OnOpen>::Call;
   ops.read = OnRead;
-  ops.release = OnRelease;
-  ops.statfs = OnStatfs;
-  ops.getxattr = OnGetxattr;
-  ops.listxattr = OnListxattr;
+  ops.release = Guarded<OnRelease>::Call;
+  ops.statfs = Guarded<OnStatfs>::Call;
+  ops.getxattr = Guarded<OnGetxattr>::Call;
+  ops.listxattr = Guarded<OnListxattr>::Call;
   ops.setattr = OnSetattr;
   ops.mknod = OnMknod;
   ops.mkdir = OnMkdir;
