@@ -87,6 +87,11 @@ class DiskCache final : public BlockCache {
   uint64_t MinFree(const struct statvfs& fs) const;
   void FlushTouches();
   void FlushLoop();
+  // True once the cache directory was deleted or replaced under us (checked every second):
+  // from then on this cache is a miss for everything and writes nothing, rather than go on
+  // writing into deleted files.
+  bool Gone() const { return gone_.load(std::memory_order_relaxed); }
+  void CheckStillThere();
 
   const CacheOptions options_;
   std::unique_ptr<LmdbIndex> index_;
@@ -106,6 +111,7 @@ class DiskCache final : public BlockCache {
 
   std::atomic<uint64_t> hits_{0}, misses_{0}, bytes_written_{0}, evictions_{0},
       evicted_bytes_{0}, corrupt_{0}, write_failures_{0};
+  std::atomic<bool> gone_{false};
 };
 
 DiskCache::~DiskCache() {
@@ -115,10 +121,11 @@ DiskCache::~DiskCache() {
   }
   stop_cv_.notify_all();
   flusher_.join();
-  FlushTouches();
+  if (!Gone()) FlushTouches();
 }
 
 std::vector<ByteRange> DiskCache::Missing(std::string_view key, ByteRange range) {
+  if (Gone()) return {range};
   Result<std::vector<Extent>> extents = index_->Overlapping(key, range);
   if (!extents) return {range};
   std::vector<ByteRange> have;
@@ -161,6 +168,10 @@ bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Ext
 }
 
 std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range) {
+  if (Gone()) {
+    ++misses_;
+    return std::nullopt;
+  }
   std::string path = DataFilePath(options_.dir, key);
   Result<DataFile> file = DataFile::Open(path, DataFile::Mode::kRead, DataFile::Lock::kShared);
   if (!file) {
@@ -231,7 +242,10 @@ uint64_t DiskCache::BytesOverLimits(uint64_t incoming) {
   return need;
 }
 
-Status DiskCache::Evict(bool all) { return EvictBytes(all ? UINT64_MAX : BytesOverLimits(0)); }
+Status DiskCache::Evict(bool all) {
+  if (Gone()) return Status();
+  return EvictBytes(all ? UINT64_MAX : BytesOverLimits(0));
+}
 
 Status DiskCache::EvictBytes(uint64_t need) {
   if (need == 0) return Status();
@@ -258,7 +272,7 @@ Status DiskCache::EvictBytes(uint64_t need) {
 }
 
 void DiskCache::Insert(std::string_view key, uint64_t offset, std::string_view bytes) {
-  if (bytes.empty()) return;
+  if (bytes.empty() || Gone()) return;
   std::vector<ByteRange> gaps = Missing(key, ByteRange{offset, bytes.size()});
   if (gaps.empty()) return;
   uint64_t incoming = 0;
@@ -325,6 +339,7 @@ bool ClaimIsLive(const LmdbIndex::Claim& c, const LmdbIndex::Claim& me, uint64_t
 
 bool DiskCache::Claim(std::string_view key, const std::vector<ByteRange>& ranges,
                       uint64_t ttl_seconds) {
+  if (Gone()) return true;  // nobody else can be filling this cache for us
   LmdbIndex::Claim me = Me();
   uint64_t now = Now();
   me.expires = now + ttl_seconds;
@@ -334,12 +349,14 @@ bool DiskCache::Claim(std::string_view key, const std::vector<ByteRange>& ranges
 }
 
 void DiskCache::DropObject(std::string_view key) {
+  if (Gone()) return;
   Result<std::vector<Extent>> extents = index_->Overlapping(key, ByteRange{0, UINT64_MAX / 2});
   if (!extents) return;
   for (const Extent& e : extents.value()) Drop(key, e);
 }
 
 void DiskCache::Release(std::string_view key, const std::vector<ByteRange>& ranges) {
+  if (Gone()) return;
   (void)index_->ReleaseAll(key, ranges, Me());
 }
 
@@ -394,11 +411,24 @@ void DiskCache::FlushTouches() {
   if (!batch.empty()) (void)index_->TouchAll(batch);
 }
 
+void DiskCache::CheckStillThere() {
+  if (Gone() || index_->StillAt(options_.dir + "/index")) return;
+  gone_ = true;
+  spdlog::warn("cache {}: the directory was removed or replaced while mounted; caching stopped "
+               "for this mount (reads go on from the store; mount again to cache again)",
+               options_.dir);
+}
+
 // Access times are written once a second in one transaction, and limits checked as often.
 void DiskCache::FlushLoop() {
   std::unique_lock<std::mutex> lock(stop_mu_);
   while (!stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
     lock.unlock();
+    CheckStillThere();
+    if (Gone()) {
+      lock.lock();
+      continue;
+    }
     FlushTouches();
     if (BytesOverLimits(0) > 0) {
       Status s = Evict(false);

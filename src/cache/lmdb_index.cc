@@ -128,6 +128,14 @@ Result<std::unique_ptr<LmdbIndex>> LmdbIndex::Open(const std::string& dir, size_
 
 LmdbIndex::~LmdbIndex() { mdb_env_close(env_); }
 
+bool LmdbIndex::StillAt(const std::string& dir) {
+  mdb_filehandle_t fd = -1;
+  struct stat open_file, on_disk;
+  if (mdb_env_get_fd(env_, &fd) != 0 || fstat(fd, &open_file) != 0) return false;
+  if (stat((dir + "/data.mdb").c_str(), &on_disk) != 0) return false;
+  return open_file.st_dev == on_disk.st_dev && open_file.st_ino == on_disk.st_ino;
+}
+
 void LmdbIndex::Resize(size_t size) {
   std::lock_guard<std::mutex> resize(resize_mu_);
   resizing_ = true;

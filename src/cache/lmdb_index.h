@@ -81,6 +81,10 @@ class LmdbIndex {
   // Removes the claims of `me` on `ranges` of `key`.
   Status ReleaseAll(std::string_view key, const std::vector<ByteRange>& ranges, const Claim& me);
 
+  // True while `dir`/data.mdb is still the file this index has open (not deleted or
+  // replaced since).
+  bool StillAt(const std::string& dir);
+
   // Calls `fn` for every extent, in key order, inside one read transaction.
   Status ForEach(const std::function<void(std::string_view key, const Extent&)>& fn);
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import DATUMFS
+from conftest import DATUMFS, daemon_pids
 from store import write_inputs
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -245,3 +245,29 @@ def test_a_cache_dir_others_can_write_into_is_refused(tmp_path, mounts, dataset)
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert os.stat(open_dir).st_mode & 0o7777 == 0o1777
+
+
+def test_a_cache_dir_deleted_while_mounted_stops_caching_and_says_so(tmp_path, mounts,
+                                                                    dataset):
+    import shutil
+    import time
+    cache = tmp_path / "doomed"
+    log = tmp_path / "doomed.log"
+    mnt = mounts.mount(dataset["inputs"], cache=cache, args=["--log-file", str(log)])
+    files = dict(dataset["files"]["train"])
+    assert open(os.path.join(mnt, "train/labels.csv"), "rb").read() == files["labels.csv"]
+    shutil.rmtree(cache)
+    deadline = time.monotonic() + 5
+    while "caching stopped" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for name in ("dogs/000201.jpg", "dogs/000202.jpg", "cats/deep/er/x.bin"):
+        assert open(os.path.join(mnt, "train", name), "rb").read() == files[name], name
+    time.sleep(1.5)  # the daemon checks once a second
+    text = log.read_text()
+    assert text.count("the directory was removed or replaced while mounted; caching stopped") == 1
+    assert not cache.exists()  # nothing written under the old path either
+    # The daemon keeps no deleted file of the cache open for writing.
+    pid = daemon_pids(mnt)[0]
+    fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    held = [f for f in fds if "(deleted)" in f and "/data/" in f]
+    assert held == [], held
