@@ -1,4 +1,8 @@
-"""Nothing in the mount can be changed: every write-like operation is EROFS."""
+"""Nothing in the mount can be changed: every write-like operation is EROFS.
+
+Mounted read-only (the default) the kernel answers EROFS before datumfs sees the request; so
+each test also runs on a mount made with `-o rw`, where every request reaches the daemon's
+handlers and they must answer EROFS themselves."""
 
 import errno
 import os
@@ -6,9 +10,21 @@ import os
 import pytest
 
 
-@pytest.fixture
-def mnt(mounts, dataset):
-    return mounts.mount(dataset["inputs"])
+def mount_options(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        return next(line.split()[3].split(",") for line in f if line.split()[1] == path)
+
+
+@pytest.fixture(params=["ro", "rw"])
+def mnt(request, mounts, dataset):
+    if request.param == "ro":
+        m = mounts.mount(dataset["inputs"])
+        assert "ro" in mount_options(m)
+    else:
+        m = mounts.mount(dataset["inputs"], args=["-o", "rw"])
+        assert "rw" in mount_options(m)  # the kernel passes writes on to the daemon
+    return m
 
 
 def erofs(fn, *args):

@@ -64,6 +64,7 @@ def test_files_answer_datum_id_uri_and_cached_bytes(mounts, dataset):
 
 
 def test_stats_move_with_reads_and_match_the_access_log(mounts, dataset, store, tmp_path):
+    mounted_at = time.monotonic()
     mnt = mounts.mount(dataset["inputs"])
     before = stats_of(mnt)
     assert before["requests"] == before["bytes_fetched"] == before["bytes_read"] == 0
@@ -81,7 +82,9 @@ def test_stats_move_with_reads_and_match_the_access_log(mounts, dataset, store, 
     assert after["reads"] >= len(names)
     assert after["read_errors"] == after["fetch_errors"] == after["url_refreshes"] == 0
     assert after["cache_misses"] >= len(names)
-    assert after["uptime_seconds"] >= 0
+    # Whole seconds since the mount, no more than the test has waited since then.
+    assert isinstance(after["uptime_seconds"], int)
+    assert after["uptime_seconds"] <= time.monotonic() - mounted_at + 1
     secret_free = json.dumps(after)
     assert "md5=" not in secret_free and "expires=" not in secret_free
 
@@ -138,7 +141,7 @@ def parse_exposition(text):
         assert name.startswith("datumfs_")
         if types[name] == "counter":
             assert name.endswith("_total"), name
-            assert v >= 0
+            assert v == int(v), f"a counter that is not a whole number: {name} {v}"
         values[name] = v
     return values
 
