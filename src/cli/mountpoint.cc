@@ -79,8 +79,9 @@ std::string MountTypeAt(std::string_view mountinfo, std::string_view path) {
 
 Status PrepareMountpoint(const std::string& path) {
   // statfs always reaches the daemon (stat may be answered from the kernel's attribute cache).
+  // A dead FUSE mount says ENOTCONN, or ECONNABORTED if its connection was aborted.
   struct statvfs st;
-  if (statvfs(path.c_str(), &st) != 0 && errno == ENOTCONN) {
+  if (statvfs(path.c_str(), &st) != 0 && (errno == ENOTCONN || errno == ECONNABORTED)) {
     if (!Detach(path)) {
       return Status::Errno(ENOTCONN, path,
                            "a FUSE mount whose daemon is gone is there, and it could not be "

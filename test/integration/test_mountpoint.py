@@ -1,6 +1,7 @@
 """The mountpoint: a live datumfs mount there is refused; one whose daemon was killed is
 replaced, without anyone running fusermount3 first."""
 
+import errno
 import os
 import signal
 import time
@@ -36,7 +37,7 @@ def test_a_mount_whose_daemon_was_killed_is_replaced(mounts, dataset, tmp_path):
         os.statvfs(mnt)
         assert False, "the dead mount still answers"
     except OSError as e:
-        assert e.errno == 107  # ENOTCONN
+        assert e.errno in (errno.ENOTCONN, errno.ECONNABORTED)
     mounts.mount(dataset["inputs"], mountpoint=mnt)
     assert len(mounts_at(mnt)) == 1  # the dead one was detached, not stacked under
     assert open(os.path.join(mnt, "train/labels.csv"), "rb").read() == b"id,label\n1,dog\n2,cat\n"
