@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <thread>
@@ -141,6 +142,7 @@ Status CheckIndex(const std::string& dir, std::chrono::milliseconds limit) {
   if (::stat((dir + "/data.mdb").c_str(), &st) != 0) return Status();  // a new cache
   int fds[2];
   if (pipe(fds) != 0) return ErrnoStatus("cache index check", errno);
+  fflush(nullptr);  // else the child's exit could print what the parent had buffered
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);

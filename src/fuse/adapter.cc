@@ -19,6 +19,7 @@
 #include "datumfs/crc32c.h"
 #include "datumfs/fuse_adapter.h"
 #include "datumfs/redact.h"
+#include "fuse/guarded.h"
 
 namespace datumfs {
 
@@ -354,26 +355,6 @@ void OnCreate(fuse_req_t r, fuse_ino_t, const char*, mode_t, fuse_file_info*) { 
 void OnSetxattr(fuse_req_t r, fuse_ino_t, const char*, const char*, size_t, int) { Erofs(r); }
 void OnRemovexattr(fuse_req_t r, fuse_ino_t, const char*) { Erofs(r); }
 void OnFallocate(fuse_req_t r, fuse_ino_t, int, off_t, off_t, fuse_file_info*) { Erofs(r); }
-
-// Runs a handler whose reply is its last step; what it throws becomes an error reply (ENOMEM
-// for bad_alloc, else EIO) and a log line, instead of std::terminate taking every mount down.
-template <auto Handler>
-struct Guarded;
-
-template <class... Args, void (*Handler)(fuse_req_t, Args...)>
-struct Guarded<Handler> {
-  static void Call(fuse_req_t req, Args... args) {
-    try {
-      Handler(req, args...);
-    } catch (const std::bad_alloc&) {
-      spdlog::error("FUSE request: out of memory");
-      fuse_reply_err(req, ENOMEM);
-    } catch (const std::exception& e) {
-      spdlog::error("FUSE request: {}", e.what());
-      fuse_reply_err(req, EIO);
-    }
-  }
-};
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops;
