@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds datumfs and runs the suites in the normal build (all but chaos), then every suite in
-# an address+undefined sanitizer build; the normal build also builds, installs and tries the
-# Debian package. Prints "tests: N passed, N failed" at the end.
+# Builds datumfs three ways and runs the suites in each:
+#   build-release  the optimized build users and packagers make (-Dbuildtype=release): unit,
+#                  integration, and the Debian package (built, installed, tried, purged);
+#   build-asan     address+undefined sanitizers: unit, integration, chaos;
+#   build-tsan     thread sanitizer: unit, integration, chaos.
+# Prints "tests: N passed, N failed, N skipped" at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,20 +22,16 @@ run_build() {  # run_build DIR "MESON TEST OPTIONS" [meson setup options...]
 # The Debian package test installs the package it builds (and purges it again).
 export DATUMFS_PACKAGE_TEST=1
 rc=0
-# A user's optimized build must compile (GCC's -O3-only warnings): build it, test nothing.
-if [ ! -d build-release ]; then
-  meson setup build-release -Dbuildtype=release -Dtests=false || rc=1
-fi
-meson compile -C build-release || rc=1
 # The chaos test runs where it finds the most: under the sanitizers.
-run_build build "--no-suite chaos" || rc=1
+run_build build-release "--no-suite chaos" -Dbuildtype=release || rc=1
 run_build build-asan "" -Db_sanitize=address,undefined -Db_lundef=false || rc=1
+run_build build-tsan "" -Db_sanitize=thread -Db_lundef=false || rc=1
 
-# One closing line over both builds, counted from meson's own logs.
+# One closing line over the builds, counted from meson's own logs.
 /usr/bin/python3 - <<'PY'
 import json, os
 passed = failed = skipped = 0
-for d in ("build", "build-asan"):
+for d in ("build-release", "build-asan", "build-tsan"):
     path = os.path.join(d, "meson-logs", "testlog.json")
     if not os.path.exists(path):
         failed += 1

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -13,6 +14,53 @@ DATUMFS = os.environ.get("DATUMFS_BIN") or shutil.which("datumfs")
 IN_CI = os.environ.get("CI") == "true"
 # True when the daemon was built with sanitizers (memory figures then mean nothing).
 SANITIZED = os.environ.get("DATUMFS_SANITIZE", "none") != "none"
+
+# A detached daemon's stderr is /dev/null, so the sanitizers write their reports to files here
+# (log_path), and every test fails that leaves one behind.
+SANITIZER_LOGS = tempfile.mkdtemp(prefix="datumfs-sanitizer-") if SANITIZED else None
+if SANITIZER_LOGS:
+    for var in ("ASAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"):
+        os.environ[var] = ":".join(filter(None, (os.environ.get(var),
+                                                 f"log_path={SANITIZER_LOGS}/report")))
+
+
+def take_sanitizer_reports():
+    """The reports written since the last call (and removes them), as one string."""
+    if not SANITIZER_LOGS:
+        return ""
+    text = []
+    for name in sorted(os.listdir(SANITIZER_LOGS)):
+        path = os.path.join(SANITIZER_LOGS, name)
+        with open(path, errors="replace") as f:
+            text.append(f"--- {name}\n{f.read()}")
+        os.unlink(path)
+    return "\n".join(text)
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_report():
+    """Fails the test if any datumfs process of it wrote a sanitizer report. Set up first, so
+    it checks after every other fixture has unmounted (and a daemon had time to exit)."""
+    earlier = take_sanitizer_reports()  # of a daemon of an earlier test that exited late
+    yield
+    if SANITIZER_LOGS:
+        time.sleep(0.2)  # a daemon writes a leak report as it exits, just after the unmount
+    reports = take_sanitizer_reports()
+    if earlier:
+        reports = f"(written before this test began)\n{earlier}\n{reports}"
+    if reports:
+        pytest.fail("sanitizer report:\n" + reports[:20000], pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The last daemons exit after the last test: their reports fail the run too."""
+    if SANITIZER_LOGS:
+        time.sleep(1)
+        reports = take_sanitizer_reports()
+        if reports:
+            print("\nsanitizer report after the last test:\n" + reports[:20000])
+            session.exitstatus = 1
+        shutil.rmtree(SANITIZER_LOGS, ignore_errors=True)
 
 
 def require(condition, reason):
@@ -30,6 +78,17 @@ def store(tmp_path):
     s = Store(str(tmp_path / "store")).start()
     yield s
     s.stop()
+
+
+def wait_for(condition, timeout=10):
+    """Polls `condition` until it is true (True) or `timeout` seconds pass (False): for what
+    happens a moment after the call that caused it (a log line at exit, nginx's access log)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
 
 
 def is_mounted(path):

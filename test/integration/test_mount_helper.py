@@ -5,7 +5,7 @@
 import os
 import subprocess
 
-from conftest import DATUMFS, is_mounted, require, unmount
+from conftest import DATUMFS, is_mounted, require, unmount, wait_for
 
 
 def mount_fuse3(source, mountpoint, options):
@@ -37,7 +37,8 @@ def test_mount_fuse3_mounts_with_datumfs_options_in_o(mounts, dataset, tmp_path)
             assert f.read() == data["dogs/000201.jpg"]
         assert os.path.exists(cache / "index")
         unmount(str(mnt))
-        assert f"{mnt}: unmounted" in log.read_text()
+        # The daemon writes it as it exits, a moment after the mount is gone.
+        assert wait_for(lambda: f"{mnt}: unmounted" in log.read_text()), log.read_text()
     finally:
         unmount(str(mnt))
 

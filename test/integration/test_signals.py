@@ -7,16 +7,7 @@ import time
 
 import pytest
 
-from conftest import daemon_pids, is_mounted
-
-
-def wait_for(condition, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+from conftest import daemon_pids, is_mounted, wait_for
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
