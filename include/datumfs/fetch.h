@@ -19,7 +19,14 @@
 
 namespace datumfs {
 
+// Which certificate authorities a TLS peer must be signed by. Verification is always on.
+struct TlsOptions {
+  std::string ca_file;  // a PEM bundle trusted instead of the system's; empty: libcurl's default
+  std::string ca_path;  // a directory of hashed certificates (SSL_CERT_DIR); empty: none
+};
+
 struct FetchOptions {
+  TlsOptions tls;
   // Longest time to wait for a TCP/TLS connection to be set up.
   std::chrono::milliseconds connect_timeout{10000};
   // Most connections open to one host at once.
@@ -62,7 +69,9 @@ struct RangeRequest {
 // cannot start). On success `body` holds exactly request.length bytes (none with a sink).
 // Failures: EACCES when the store refused the URL (400/401/403: a fresh URL may help), ESTALE
 // when the object was replaced, ENOTSUP when the server ignores Range (see whole_body_ok),
-// ECANCELED at shutdown, EIO for everything else (after retries).
+// ECANCELED at shutdown, EPROTO for a TLS problem trying again cannot fix (an untrusted,
+// expired or misnamed certificate, no CA bundle: logged once per host by the fetcher, with
+// what to do), EIO for everything else (after retries).
 using FetchDone = std::function<void(const Status& status, std::string&& body)>;
 
 struct FetchCounters {
@@ -70,6 +79,7 @@ struct FetchCounters {
   uint64_t bytes = 0;  // body bytes received
   uint64_t errors = 0;
   uint64_t retries = 0;
+  uint64_t tls_errors = 0;  // transfers failed by a TLS problem trying again cannot fix
 };
 
 class Fetcher {

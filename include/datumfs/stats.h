@@ -28,6 +28,7 @@ struct StatsSnapshot {
   uint64_t bytes_fetched = 0;
   uint64_t fetch_errors = 0;  // transfers that failed after their retries
   uint64_t retries = 0;
+  uint64_t tls_errors = 0;  // transfers failed by a TLS problem retrying cannot fix
   uint64_t url_refreshes = 0;
   // The block cache (shared by every mount on the host; the counts are this mount's).
   uint64_t cache_hits = 0;    // ranges served wholly from the cache

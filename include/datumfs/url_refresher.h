@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "datumfs/fetch.h"
 #include "datumfs/status.h"
 
 namespace datumfs {
@@ -36,6 +37,8 @@ struct RefreshOptions {
   std::chrono::milliseconds min_interval{1000};
   // Longest wait for the API.
   std::chrono::milliseconds timeout{10000};
+  // The CAs the API's certificate must be signed by.
+  TlsOptions tls;
 };
 
 struct FileUrl {

@@ -16,6 +16,7 @@
 #include "cli/logging.h"
 #include "cli/mountpoint.h"
 #include "cli/seconds.h"
+#include "cli/tls_options.h"
 #include "datumfs/cache.h"
 #include "datumfs/daemonize.h"
 #include "datumfs/fetch.h"
@@ -73,6 +74,7 @@ StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock:
   s.bytes_fetched = f.bytes;
   s.fetch_errors = f.errors;
   s.retries = f.retries;
+  s.tls_errors = f.tls_errors;
   s.url_refreshes = refresher.refreshes();
   if (cache) {
     CacheCounters c = cache->counters();
@@ -89,14 +91,15 @@ StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock:
 
 // Everything after the mount: cache, fetcher, reader, serving. Returns the exit status.
 int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_options,
-          const ApiConfig& api, const Tree& tree, std::unique_ptr<FuseMount> mount,
-          int notify_fd) {
+          const ApiConfig& api, const TlsOptions& tls, const Tree& tree,
+          std::unique_ptr<FuseMount> mount, int notify_fd) {
   // Range buffers are megabytes each and come and go all the time. A fixed mmap threshold
   // keeps them out of the heap arenas (glibc otherwise raises the threshold after the first
   // free, and freed buffers then stay resident), so RSS follows the read-ahead budget.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   std::unique_ptr<BlockCache> cache = cache_options ? OpenCache(*cache_options) : nullptr;
   FetchOptions fetch_options;
+  fetch_options.tls = tls;
   fetch_options.stall_time =
       std::chrono::seconds(std::max<int64_t>(1, static_cast<int64_t>(args.stall_timeout_seconds)));
   Result<std::unique_ptr<Fetcher>> fetcher = Fetcher::Create(fetch_options);
@@ -109,6 +112,7 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
       std::chrono::milliseconds(static_cast<int64_t>(args.read_timeout_seconds * 1000));
   reader_options.mountpoint = args.mountpoint;
   RefreshOptions refresh_options;
+  refresh_options.tls = tls;
   refresh_options.margin =
       std::chrono::seconds(static_cast<int64_t>(args.refresh_margin_seconds));
   UrlRefresher refresher(InputRequestApi{api.method, api.url, api.headers}, refresh_options);
@@ -196,6 +200,9 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   cmd->add_option("--log-file", a.log_file,
                   "append log lines to FILE instead of syslog (or of stderr with -f)");
+  cmd->add_option("--ca-file", a.ca_file,
+                  "trust the CA certificates in this PEM file (private stores, site caches) "
+                  "instead of the system's");
   cmd->add_option("mountpoint", a.mountpoint, "where to mount")->capture_default_str();
   SetEnvironmentNames(*cmd);
   return cmd;
@@ -213,6 +220,8 @@ int RunMount(const MountArgs& args) {
   if (!cache_options) return Fail(kExitUsage, cache_options.error().message());
   Result<ApiConfig> api = LoadOptionalApi(args.api);
   if (!api) return Fail(kExitBadInput, api.error().message());
+  Result<TlsOptions> tls = ResolveTls(args.ca_file);
+  if (!tls) return Fail(kExitUsage, tls.error().message());
 
   std::optional<CacheOptions> cache = cache_options.value();
   if (Status usable = BlockCache::Prepare(*cache); !usable.ok()) {
@@ -246,7 +255,8 @@ int RunMount(const MountArgs& args) {
     if (notify_fd < 0) return Fail(kExitFailure, ErrnoStatus("fork", errno).message());
     if (args.log_file.empty()) LogToSyslog(args.log_level);
   }
-  return Serve(args, cache, api.value(), tree.value(), std::move(mount.value()), notify_fd);
+  return Serve(args, cache, api.value(), tls.value(), tree.value(), std::move(mount.value()),
+               notify_fd);
 }
 
 }  // namespace datumfs

@@ -26,6 +26,7 @@ struct MountArgs {
   double refresh_margin_seconds = 60;
   std::string log_level = "info";
   std::string log_file;  // empty: stderr with -f, otherwise syslog
+  std::string ca_file;   // empty: CURL_CA_BUNDLE, SSL_CERT_FILE or the system bundle
 };
 
 // Adds the `mount` subcommand to `app`, filling `args` when parsed.

@@ -19,6 +19,7 @@ const std::map<std::string, std::string>& ValueOptions() {
       {"read_timeout", "--read-timeout"},
       {"stall_timeout", "--stall-timeout"},
       {"refresh_margin", "--refresh-margin"},
+      {"ca_file", "--ca-file"},
   };
   return options;
 }

@@ -21,9 +21,12 @@
 #include <set>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "datumfs/fetch.h"
 #include "datumfs/redact.h"
 #include "fetch/retry.h"
+#include "fetch/tls.h"
 
 namespace datumfs {
 namespace {
@@ -55,6 +58,10 @@ struct Transfer {
   bool overflow = false;  // the server sent more than asked for
   Clock::time_point last_progress;  // when bytes last arrived (or the attempt began)
   curl_slist* headers = nullptr;    // this attempt's request headers
+  char error[CURL_ERROR_SIZE] = {};  // libcurl's words for this attempt's failure
+  std::string host;                  // host:port of the failed attempt (redirects followed)
+  std::string ca_file;               // the CA bundle the failed attempt used
+  std::string tls_problem;           // set with FetchError::kTls: what is wrong, what to do
   ~Transfer() { curl_slist_free_all(headers); }
 
   // What this attempt asks for: the part of the request not received yet.
@@ -210,7 +217,8 @@ class CurlFetcher final : public Fetcher {
   int running_foreground_ = 0, running_background_ = 0;  // fetch thread only
   Clock::time_point busy_until_{};  // fetch thread only: background yields until then
   std::mt19937_64 random_{std::random_device{}()};            // fetch thread only
-  std::atomic<uint64_t> requests_{0}, bytes_{0}, errors_{0}, retries_{0};
+  std::set<std::string> tls_reported_;  // fetch thread only: TLS problems logged so far
+  std::atomic<uint64_t> requests_{0}, bytes_{0}, errors_{0}, retries_{0}, tls_errors_{0};
   std::thread thread_;  // last: starts after everything above exists
 };
 
@@ -246,7 +254,8 @@ void CurlFetcher::Submit(RangeRequest request, FetchDone done) {
 }
 
 FetchCounters CurlFetcher::counters() const {
-  return FetchCounters{requests_.load(), bytes_.load(), errors_.load(), retries_.load()};
+  return FetchCounters{requests_.load(), bytes_.load(), errors_.load(), retries_.load(),
+                       tls_errors_.load()};
 }
 
 bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
@@ -289,6 +298,9 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_time.count()));
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "datumfs/" DATUMFS_VERSION);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+  t->error[0] = '\0';
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+  ApplyTls(easy, options_.tls);
   curl_slist* headers = nullptr;
   std::string if_match = t->prefix_etag;
   if (auto it = etags_.find(ObjectIdentity(r.url)); it != etags_.end()) if_match = it->second;
@@ -371,6 +383,11 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
                    " (only http and https URLs are fetched, redirects included)";
     return FetchError::kBadUrl;
   }
+  if (auto problem = PermanentTlsProblem(result, t.error, t.host, t.ca_file)) {
+    t.tls_problem = *problem;
+    t.last_error = what + ": " + *problem;
+    return FetchError::kTls;
+  }
   if (result != CURLE_OK) {
     t.last_error = what + ": " + curl_easy_strerror(result);
     return FetchError::kConnection;
@@ -411,6 +428,15 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   }
   long http_status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
+  if (result != CURLE_OK) {  // for the words of a TLS failure
+    char* url = nullptr;
+    char* ca_file = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
+    curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca_file);
+    t->host = url ? UrlHostPort(url) : "";
+    // (CURLINFO_CAINFO is libcurl's built-in default, not what was set)
+    t->ca_file = !options_.tls.ca_file.empty() ? options_.tls.ca_file : ca_file ? ca_file : "";
+  }
   curl_easy_cleanup(easy);
   curl_slist_free_all(t->headers);
   t->headers = nullptr;
@@ -448,11 +474,17 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
 
 void CurlFetcher::Fail(std::unique_ptr<Transfer> t, FetchError error) {
   ++errors_;
+  if (error == FetchError::kTls) {
+    ++tls_errors_;
+    // Once per problem and host: every read of every file there fails the same way.
+    if (tls_reported_.insert(t->tls_problem).second) spdlog::error("{}", t->tls_problem);
+  }
   std::string message = t->last_error;
   if (t->attempt > 0) message += " (after " + std::to_string(t->attempt + 1) + " attempts)";
   int errno_value = error == FetchError::kRefused    ? EACCES
                     : error == FetchError::kReplaced ? ESTALE
                     : error == FetchError::kNoRanges ? ENOTSUP
+                    : error == FetchError::kTls      ? EPROTO
                                                      : EIO;
   t->done(Status::Errno(errno_value, message), std::string());
 }

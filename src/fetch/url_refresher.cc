@@ -11,6 +11,7 @@
 #include "datumfs/json_depth.h"
 #include "datumfs/quote.h"
 #include "datumfs/redact.h"
+#include "fetch/tls.h"
 #include "fetch/url_expiry.h"
 
 namespace datumfs {
@@ -175,11 +176,20 @@ Result<std::map<std::string, std::string>> UrlRefresher::Request(const std::stri
   curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &AbortIfStopping);
   curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &abort_);
+  char error[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error);
+  ApplyTls(easy, options_.tls);
   CURLcode rc = curl_easy_perform(easy);
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  char* ca_file = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca_file);
   curl_easy_cleanup(easy);
   curl_slist_free_all(headers);
+  std::string bundle = !options_.tls.ca_file.empty() ? options_.tls.ca_file : ca_file ? ca_file : "";
+  if (auto problem = PermanentTlsProblem(rc, error, UrlHostPort(api_.url), bundle)) {
+    return Status::Errno(EIO, what, *problem);
+  }
   if (rc != CURLE_OK) return Status::Errno(EIO, what, curl_easy_strerror(rc));
   if (status != 200) return Status::Errno(EIO, what, "HTTP " + std::to_string(status));
   return ParseAnswer(body, what);

@@ -225,7 +225,12 @@ void Reader::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_p
   }
   if (!status.ok()) {
     std::string name = options_.mountpoint + "/" + tree_.Path(file->node_);
-    spdlog::error("{}: {}", name, status.message());
+    // A TLS problem (EPROTO) was logged once for its host, with what to do: not per read.
+    if (status.errno_value() == EPROTO) {
+      spdlog::debug("{}: {}", name, status.message());
+    } else {
+      spdlog::error("{}: {}", name, status.message());
+    }
     Status failed = Status::Errno(EIO, name, status.message());
     {
       std::lock_guard<std::mutex> lock(file->mu_);

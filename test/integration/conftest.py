@@ -72,6 +72,14 @@ def require(condition, reason):
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A CA of this test session and server certificates it signs (tls.Certs)."""
+    require(shutil.which("openssl"), "openssl is not installed")
+    from tls import Certs
+    return Certs(str(tmp_path_factory.mktemp("certs")))
+
+
 @pytest.fixture
 def store(tmp_path):
     require(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"), "nginx is not installed")

@@ -14,7 +14,7 @@ import time
 
 SECRET = "datumfs-test-secret"
 LOG_FORMAT = ('$request_method $uri $status $body_bytes_sent "$http_range" $connection '
-              '$msec $request_time')
+              '$msec $request_time $ssl_protocol $ssl_session_reused')
 
 CONF = """
 daemon off;
@@ -34,7 +34,8 @@ http {{
   scgi_temp_path {dir}/tmp/scgi;
   keepalive_requests 100000;
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port}{ssl};
+    {certificate}
     location /data/ {{
       secure_link $arg_md5,$arg_expires;
       secure_link_md5 "$secure_link_expires$uri {secret}";
@@ -67,9 +68,12 @@ def free_port():
 
 
 class Store:
-    def __init__(self, directory, rate_per_connection=None, ranges=True):
+    def __init__(self, directory, rate_per_connection=None, ranges=True, tls=None):
         """rate_per_connection: nginx's limit_rate ("20m"), to make transfers take a while.
-        ranges=False: a server that ignores Range (200 with the whole body: max_ranges 0)."""
+        ranges=False: a server that ignores Range (200 with the whole body: max_ranges 0).
+        tls: (certificate, key) files: HTTPS with them (tls.Certs makes some)."""
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
         self.dir = directory
         self.limit = f"limit_rate {rate_per_connection};" if rate_per_connection else ""
         if not ranges:
@@ -87,7 +91,11 @@ class Store:
             conf = os.path.join(self.dir, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(CONF.format(dir=self.dir, port=self.port, secret=SECRET,
-                                    log_format=LOG_FORMAT, limit=self.limit))
+                                    log_format=LOG_FORMAT, limit=self.limit,
+                                    ssl=" ssl" if self.tls else "",
+                                    certificate=(f"ssl_certificate {self.tls[0]}; "
+                                                 f"ssl_certificate_key {self.tls[1]};"
+                                                 if self.tls else "")))
             self.proc = subprocess.Popen([nginx, "-c", conf, "-p", self.dir],
                                          stderr=subprocess.PIPE)
             deadline = time.time() + 10
@@ -123,7 +131,7 @@ class Store:
         expires = int(time.time()) + expires_in
         digest = hashlib.md5(f"{expires}{uri} {secret}".encode()).digest()
         md5 = base64.urlsafe_b64encode(digest).decode().rstrip("=")
-        return f"http://127.0.0.1:{self.port}{uri}?md5={md5}&expires={expires}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{uri}?md5={md5}&expires={expires}"
 
     def put_object(self, name, data):
         """An object served at /download?k=NAME (and /versioned/BASE?versionId=N for NAME
@@ -167,12 +175,15 @@ class Store:
             lines = f.read().splitlines()
         out = []
         for line in lines:
-            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)" (\d+) ([\d.]+) ([\d.]+)', line)
+            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)" (\d+) ([\d.]+) ([\d.]+) (\S+) (\S+)',
+                         line)
             if m:
                 end = float(m[7])
                 out.append({"method": m[1], "uri": m[2], "status": int(m[3]),
                             "body_bytes": int(m[4]), "range": m[5], "connection": int(m[6]),
-                            "start": end - float(m[8]), "end": end})
+                            "start": end - float(m[8]), "end": end,
+                            "tls": m[9] if m[9] != "-" else None,  # TLSv1.3, or None
+                            "session_reused": m[10] == "r"})
         return out
 
     def bytes_sent(self, since=0):

@@ -188,3 +188,38 @@ TEST_SUITE("fetch") {
 }
 
 }  // namespace datumfs
+
+#include "fetch/tls.h"
+
+namespace datumfs {
+
+TEST_SUITE("fetch") {
+  TEST_CASE("a TLS failure retrying cannot fix says what is wrong and what to do") {
+    auto problem = [](CURLcode rc, const char* detail) {
+      return PermanentTlsProblem(rc, detail, "store:443", "/etc/ssl/certs/ca.crt").value_or("");
+    };
+    CHECK(problem(CURLE_PEER_FAILED_VERIFICATION,
+                  "SSL certificate problem: unable to get local issuer certificate")
+              .find("store:443 is not signed by a CA this machine trusts: pass --ca-file") !=
+          std::string::npos);
+    CHECK(problem(CURLE_PEER_FAILED_VERIFICATION, "SSL certificate problem: certificate has expired")
+              .find("has expired") != std::string::npos);
+    CHECK(problem(CURLE_PEER_FAILED_VERIFICATION,
+                  "SSL: no alternative certificate subject name matches target host name 'x'")
+              .find("is for another host name") != std::string::npos);
+    CHECK(problem(CURLE_SSL_CACERT_BADFILE, "error setting certificate file")
+              .find("/etc/ssl/certs/ca.crt cannot be read): install ca-certificates") !=
+          std::string::npos);
+    // A handshake cut short may be the network: retried, not reported as permanent.
+    CHECK_FALSE(PermanentTlsProblem(CURLE_SSL_CONNECT_ERROR, "", "h", "").has_value());
+    CHECK_FALSE(PermanentTlsProblem(CURLE_COULDNT_CONNECT, "", "h", "").has_value());
+  }
+
+  TEST_CASE("the host of a URL, with its port") {
+    CHECK(UrlHostPort("https://store.example:8443/a/b?X-Amz-Signature=s") == "store.example:8443");
+    CHECK(UrlHostPort("https://store.example/a") == "store.example");
+    CHECK(UrlHostPort("not a url") == "");
+  }
+}
+
+}  // namespace datumfs

@@ -1,0 +1,164 @@
+"""HTTPS: reads over TLS are exact, and each TLS failure users meet (a CA this machine does not
+trust, a certificate for another host, an expired one, no CA bundle at all) fails reads with
+EIO at once, without retries, with one log line per host saying what to do."""
+
+import errno
+import json
+import os
+import random
+import subprocess
+
+import pytest
+
+from conftest import DATUMFS, daemon_pids
+from store import Store, write_inputs
+
+MiB = 1 << 20
+
+
+def stats_of(mountpoint):
+    return json.loads(os.getxattr(mountpoint, "user.datumfs.stats"))
+
+
+@pytest.fixture
+def https_store(tmp_path, certs):
+    s = Store(str(tmp_path / "https-store"), tls=certs.good).start()
+    yield s
+    s.stop()
+
+
+def make_files(seed):
+    rng = random.Random(seed)
+    return {"big.bin": rng.randbytes(20 * MiB + 123), "odd.bin": rng.randbytes(777),
+            "small.txt": b"over TLS\n"}
+
+
+def test_https_reads_are_exact(mounts, tmp_path, https_store, certs):
+    files = make_files(1)
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, https_store, {"s": list(files.items())})
+    mnt = mounts.mount(inputs, args=["--ca-file", certs.ca])
+    before = https_store.mark()
+    for name, data in files.items():  # whole files; big.bin as a sequential stream
+        with open(os.path.join(mnt, "s", name), "rb") as f:
+            assert f.read() == data, name
+    rng = random.Random(2)
+    big = files["big.bin"]
+    with open(os.path.join(mnt, "s/big.bin"), "rb") as f:
+        for _ in range(40):
+            off = rng.randrange(len(big))
+            n = rng.randrange(1, 3 * MiB)
+            assert os.pread(f.fileno(), n, off) == big[off:off + n], (off, n)
+    requests = https_store.requests(since=before)
+    assert requests and all(r["tls"] and r["tls"].startswith("TLS") for r in requests)
+    assert stats_of(mnt)["tls_errors"] == 0
+
+
+def test_a_ca_file_that_is_no_bundle_is_a_usage_error(mounts, tmp_path, https_store, certs):
+    files = make_files(3)
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, https_store, {"s": list(files.items())})
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mounts.points.append(str(mnt))  # unmounted at the end, should one of these mount
+    for bad, reason in ((tmp_path / "missing.pem", "No such file"), (inputs, "no PEM certificate")):
+        p = mounts.run("--inputs", str(inputs), "--ca-file", str(bad), str(mnt))
+        assert p.returncode == 2, p.stderr
+        assert f"--ca-file {bad}" in p.stderr and reason in p.stderr
+    # As curl: CURL_CA_BUNDLE, else SSL_CERT_FILE.
+    env = {k: v for k, v in os.environ.items() if k not in ("CURL_CA_BUNDLE", "DATUMFS_CA_FILE")}
+    for name in ("SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        env[name] = str(tmp_path / f"{name}.pem")
+        p = subprocess.run([DATUMFS, "mount", "--inputs", str(inputs), str(mnt)], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and f"{name} {tmp_path}/{name}.pem" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("case", ["untrusted", "other_ca", "wrong_host", "expired"])
+def test_a_bad_certificate_fails_reads_at_once_with_one_line(mounts, tmp_path, store, certs,
+                                                             case):
+    pair = {"untrusted": certs.good, "other_ca": certs.other_ca,
+            "wrong_host": certs.wrong_host, "expired": certs.expired}[case]
+    bad = Store(str(tmp_path / "bad-store"), tls=pair).start()
+    try:
+        files = make_files(4)
+        plain = {"plain.txt": b"served over plain http\n"}
+        inputs = tmp_path / "inputs.json"
+        write_inputs(inputs, bad, {"s": list(files.items())})
+        doc = json.loads(inputs.read_text())
+        write_inputs(tmp_path / "plain.json", store, {"p": list(plain.items())})
+        doc.update(json.loads((tmp_path / "plain.json").read_text()))
+        inputs.write_text(json.dumps(doc))
+        log = tmp_path / "datumfs.log"
+        # "untrusted": the system's CAs, which do not know the test CA.
+        args = ["--log-file", str(log)] + ([] if case == "untrusted" else ["--ca-file", certs.ca])
+        mnt = mounts.mount(inputs, args=args)
+        for name in files:
+            with pytest.raises(OSError) as e:
+                with open(os.path.join(mnt, "s", name), "rb") as f:
+                    f.read()
+            assert e.value.errno == errno.EIO, name
+        # The daemon serves what it can.
+        with open(os.path.join(mnt, "p/plain.txt"), "rb") as f:
+            assert f.read() == plain["plain.txt"]
+        stats = stats_of(mnt)
+        assert stats["tls_errors"] >= len(files) and stats["retries"] == 0, stats
+        assert daemon_pids(mnt)
+        text = log.read_text()
+        expect = {"untrusted": "is not signed by a CA this machine trusts: pass --ca-file",
+                  "other_ca": "is not signed by a CA this machine trusts: pass --ca-file",
+                  "wrong_host": "is for another host name",
+                  "expired": "has expired"}[case]
+        lines = [line for line in text.splitlines() if expect in line]
+        assert len(lines) == 1, text
+        assert f"the TLS certificate of 127.0.0.1:{bad.port} " in lines[0]
+        assert lines[0].split()[3] == "error"
+        assert "md5=" not in text and "expires=" not in text
+    finally:
+        bad.stop()
+
+
+# Run inside a mount namespace whose /etc/ssl/certs is empty, as in a container image without
+# ca-certificates: mounts, reads, and prints what happened as JSON.
+NO_BUNDLE_SCRIPT = r"""
+set -e
+mount -t tmpfs none /etc/ssl/certs
+"$DATUMFS" mount --inputs "$INPUTS" --api /nonexistent --cache-dir "$CACHE" --log-file "$LOG" "$MNT"
+/usr/bin/python3 - <<'PY'
+import errno, json, os
+out = {"errors": {}}
+for name in sorted(os.listdir(os.path.join(os.environ["MNT"], "s"))):
+    try:
+        with open(os.path.join(os.environ["MNT"], "s", name), "rb") as f:
+            f.read()
+        out["errors"][name] = 0
+    except OSError as e:
+        out["errors"][name] = e.errno
+out["stats"] = json.loads(os.getxattr(os.environ["MNT"], "user.datumfs.stats"))
+print(json.dumps(out))
+PY
+fusermount3 -u "$MNT"
+"""
+
+
+def test_no_ca_bundle_fails_reads_at_once_with_one_line(tmp_path, https_store):
+    files = make_files(5)
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, https_store, {"s": list(files.items())})
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    log = tmp_path / "datumfs.log"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "DATUMFS_CA_FILE")}
+    env.update(DATUMFS=DATUMFS, INPUTS=str(inputs), CACHE=str(tmp_path / "cache"),
+               LOG=str(log), MNT=str(mnt))
+    p = subprocess.run(["unshare", "-m", "bash", "-c", NO_BUNDLE_SCRIPT], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["errors"] == {name: errno.EIO for name in files}
+    assert out["stats"]["tls_errors"] >= len(files) and out["stats"]["retries"] == 0
+    text = log.read_text()
+    lines = [line for line in text.splitlines() if "install ca-certificates" in line]
+    assert len(lines) == 1, text
+    assert "no CA certificates to check" in lines[0] and "--ca-file" in lines[0], lines[0]
