@@ -3,8 +3,8 @@
 
     /usr/bin/python3 test/chaos/chaos.py --seed N --duration S --datumfs build/src/datumfs
 
-A real nginx store (test/integration/store.py) behind a fault proxy (fault_proxy.py) that, per
-request and at random, resets, stalls, answers 5xx/429, truncates, sends a 200 error page, a
+A real nginx store (test/integration/store.py) behind a fault proxy (fault_proxy.py; HTTPS to
+the daemons, with a CA made for the run, unless --plain-http) that, per request and at random, resets, stalls, answers 5xx/429, truncates, sends a 200 error page, a
 wrong Content-Range, a changed ETag or a redirect; an input_request API stand-in that sometimes
 fails; two daemons sharing one cache directory on a small tmpfs; reader processes and threads
 doing random open/pread/read/mmap/close/readdir/stat/getxattr on random files (empty, tiny,
@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from api_standin import ApiStandIn  # noqa: E402
 from fault_proxy import FaultProxy  # noqa: E402
 from store import SECRET, Store, write_inputs  # noqa: E402
+from tls import Certs  # noqa: E402
 
 KiB, MiB = 1 << 10, 1 << 20
 WORKER = os.path.join(HERE, "chaos_worker.py")
@@ -109,21 +110,20 @@ class Urls:
     /q/download?k=KEY (the proxy maps that to /data/KEY): their URLs differ only in the query.
     Files of input "exp" get short-lived URLs."""
 
-    def __init__(self, store, proxy_port, short_lifetime):
+    def __init__(self, store, proxy, short_lifetime):
         self.store = store
-        self.proxy_port = proxy_port
+        self.proxy = proxy
         self.short = short_lifetime
 
     def lifetime(self, key):
         return self.short if key.startswith("exp/") else 3600
 
     def url(self, key, expires_in=None):  # the signature of Store.url, for ApiStandIn
-        signed = self.store.url(key, expires_in=self.lifetime(key))
-        signed = signed.replace(f":{self.store.port}/", f":{self.proxy_port}/")
+        signed = self.proxy.url(self.store.url(key, expires_in=self.lifetime(key)))
         if not key.startswith("noid/"):
             return signed
         query = urllib.parse.urlsplit(signed).query
-        return (f"http://127.0.0.1:{self.proxy_port}/q/download?k="
+        return (f"{self.proxy.scheme}://127.0.0.1:{self.proxy.port}/q/download?k="
                 f"{urllib.parse.quote(key, safe='')}&{query}")
 
     @staticmethod
@@ -366,9 +366,12 @@ class Chaos:
         self.tmpfs = self.cache
         self.cache = os.path.join(self.cache, "cache")
         self.store = Store(os.path.join(self.work, "store")).start()
+        # HTTPS between the daemons and the proxy, with certificates of a CA of this run.
+        certs = None if self.a.plain_http else Certs(os.path.join(self.work, "certs"))
         self.proxy = FaultProxy(self.store.port, stall_seconds=self.rt + 2,
-                                short_stall_seconds=0.5, rewrite=Urls.rewrite)
-        self.urls = Urls(self.store, self.proxy.port, self.a.url_lifetime)
+                                short_stall_seconds=0.5, rewrite=Urls.rewrite,
+                                tls=certs.good if certs else None)
+        self.urls = Urls(self.store, self.proxy, self.a.url_lifetime)
         data = make_dataset(random.Random(f"{self.seed}/data"), self.a.big_mib)
         for name in self.a.without:
             data.pop(name, None)
@@ -416,6 +419,8 @@ class Chaos:
                 "--cache-max", self.a.cache_max, "--min-free", "4M",
                 "--read-timeout", str(self.rt), "--stall-timeout", "1",
                 "--refresh-margin", "2", "--log-level", self.a.log_level]
+        self.tls_args = ["--ca-file", certs.ca] if certs else []
+        args += self.tls_args
         for i in range(2):
             self.daemons.append(Daemon(self, i, os.path.join(self.work, f"mnt{i}"), args))
         for d in self.daemons:
@@ -762,7 +767,7 @@ class Chaos:
                                            f"{line}")
         clean = Daemon(self, 9, os.path.join(self.work, "mnt-clean"),
                        ["--inputs", self.inputs, "--api", self.api_json, "--cache-dir", self.cache,
-                        "--min-free", "0", "--read-timeout", "60"])
+                        "--min-free", "0", "--read-timeout", "60", *self.tls_args])
         self.final_daemon = clean
         clean.start()
         bad = 0
@@ -918,6 +923,8 @@ def parse_args(argv):
                    help="inputs to leave out, comma-separated: small, big, exp (short-lived "
                         "URLs), noid (no datum id, URLs that differ only in the query)")
     p.add_argument("--log-level", default="info")
+    p.add_argument("--plain-http", action="store_true",
+                   help="the proxy speaks plain HTTP (default: HTTPS, with a CA of the run)")
     p.add_argument("--keep-going", action="store_true",
                    help="do not stop at the first failure (restart a daemon that died)")
     p.add_argument("--strict-flips", action="store_true",

@@ -81,9 +81,13 @@ def certs(tmp_path_factory):
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, certs, monkeypatch):
+    """The test store, over HTTPS (as every real store is) with a certificate of the session's
+    CA, which datumfs trusts through DATUMFS_CA_FILE. Tests that need plain HTTP make their own
+    Store()."""
     require(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"), "nginx is not installed")
-    s = Store(str(tmp_path / "store")).start()
+    monkeypatch.setenv("DATUMFS_CA_FILE", certs.ca)
+    s = Store(str(tmp_path / "store"), tls=certs.good).start()
     yield s
     s.stop()
 

@@ -4,13 +4,15 @@ Each request is forwarded to nginx (Range and all) unless the proxy is told to m
 `proxy.fail(mode, times)` makes the next `times` requests fail in that way (times=None: all of
 them), after which it forwards faithfully again. `proxy.randomize(rng, {mode: probability})`
 instead draws a mode (or none) for every request from a seeded RNG, until `randomize(None)`.
-`rewrite` (a function of the request path) may map a path to the upstream one. It records every
-request it saw."""
+`rewrite` (a function of the request path) may map a path to the upstream one. `tls`, a
+(certificate, key) pair, makes it speak HTTPS to its clients (and plain HTTP to nginx). It
+records every request it saw."""
 
 import http.client
 import random
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import time
@@ -33,8 +35,14 @@ ERROR_PAGE = (b"<html><head><title>503 Service Temporarily Unavailable</title></
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, stall_seconds=30, short_stall_seconds=0.5, rewrite=None):
+    def __init__(self, upstream_port, stall_seconds=30, short_stall_seconds=0.5, rewrite=None,
+                 tls=None):
         self.upstream_port = upstream_port
+        self.scheme = "https" if tls else "http"
+        context = None
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
         self.stall_seconds = stall_seconds
         self.short_stall_seconds = short_stall_seconds
         self.rewrite = rewrite
@@ -48,11 +56,22 @@ class FaultProxy:
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
+            def setup(self):  # the handshake, before the streams are made on the socket
+                self.handshake_failed = False
+                if context:
+                    try:
+                        self.request = context.wrap_socket(self.request, server_side=True)
+                    except (ssl.SSLError, OSError):
+                        self.handshake_failed = True  # a client that went away, or gave up
+                super().setup()
+
             def handle(self):
+                if self.handshake_failed:
+                    return
                 try:
                     while outer.serve_one(self):
                         pass
-                except (ConnectionError, TimeoutError):
+                except (ConnectionError, TimeoutError, ssl.SSLError):
                     pass  # the client went away (a daemon killed, a transfer given up)
 
         class Server(socketserver.ThreadingTCPServer):
@@ -65,7 +84,8 @@ class FaultProxy:
 
     def url(self, store_url):
         """The same signed URL, through the proxy."""
-        return store_url.replace(f":{self.upstream_port}/", f":{self.port}/")
+        url = store_url.replace(f":{self.upstream_port}/", f":{self.port}/")
+        return self.scheme + url[url.index("://"):]
 
     def fail(self, mode, times=1):
         assert mode in MODES
@@ -129,7 +149,8 @@ class FaultProxy:
         self.seen.append((time.monotonic(), mode or "ok", path, headers.get("range", "")))
         if mode == "redirect":
             host = headers.get("host", f"127.0.0.1:{self.port}")
-            self.send_head(h, 302, [("Location", f"http://{host}{path}"), ("Content-Length", "0")])
+            self.send_head(h, 302, [("Location", f"{self.scheme}://{host}{path}"),
+                                    ("Content-Length", "0")])
             return True
         upstream_path = self.rewrite(path) if self.rewrite else path
         try:

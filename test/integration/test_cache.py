@@ -193,7 +193,7 @@ def test_files_whose_urls_differ_only_in_the_query_are_different_objects(tmp_pat
                "x.bin.v1": rng.randbytes(70000), "x.bin.v2": rng.randbytes(70000)}
     for name, data in objects.items():
         store.put_object(name, data)
-    base = f"http://127.0.0.1:{store.port}"
+    base = f"{store.scheme}://127.0.0.1:{store.port}"
     urls = {"a.bin": f"{base}/download?k=a.bin&X-Amz-Signature=s1",
             "b.bin": f"{base}/download?k=b.bin&X-Amz-Signature=s1",
             "x.bin.v1": f"{base}/versioned/x.bin?versionId=1&sig=s2",

@@ -147,7 +147,7 @@ def test_only_http_and_https_and_permanent_errors_fail_at_once(tmp_path, mounts,
                ("gopher.bin", f"gopher://{base}/x", 100),
                ("dict.bin", f"dict://{base}/d:x", 100),
                ("malformed.bin", "http://[::1", 100),
-               ("redirect.bin", f"http://{base}/redirect-to-file", 100),
+               ("redirect.bin", f"{store.scheme}://{base}/redirect-to-file", 100),
                ("missing.bin", store.url("f/missing.bin"), 100),
                ("short.bin", store.url("f/short.bin"), 100)]
     log = tmp_path / "daemon.log"

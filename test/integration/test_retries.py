@@ -11,10 +11,18 @@ import time
 import pytest
 
 from fault_proxy import FaultProxy
-from store import write_inputs
+from store import Store, write_inputs
 
 MiB = 1 << 20
 READ_TIMEOUT = 4
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Plain HTTP: the fault proxy in front of it rewrites HTTP as it passes."""
+    s = Store(str(tmp_path / "store")).start()
+    yield s
+    s.stop()
 
 
 @pytest.fixture

@@ -65,6 +65,10 @@ def test_execstart_notifies_ready_once_mounted_and_stops_cleanly(mounts, dataset
     text = text.replace("/srv/valohai/NAME/api.json", str(tmp_path / "no-api.json"))
     text = text.replace("/mnt/datumfs/NAME", str(mnt))
     text = text.replace("/var/cache/datumfs", str(tmp_path / "host-cache"))
+    # The store's certificate is of the tests' own CA: named as an operator would.
+    text = text.replace("#DATUMFS_CA_FILE=/etc/datumfs/store-ca.pem",
+                        "DATUMFS_CA_FILE=" + os.environ["DATUMFS_CA_FILE"])
+    assert "DATUMFS_CA_FILE=/" in text
     conf.write_text(text)
     argv = shlex.split(unit_lines("ExecStart")[0])
     assert argv[0] == "/usr/bin/datumfs"

@@ -74,11 +74,19 @@ def test_a_ca_file_that_is_no_bundle_is_a_usage_error(mounts, tmp_path, https_st
         assert p.returncode == 2 and f"{name} {tmp_path}/{name}.pem" in p.stderr, p.stderr
 
 
+@pytest.fixture
+def plain_store(tmp_path):
+    s = Store(str(tmp_path / "plain-store")).start()
+    yield s
+    s.stop()
+
+
 @pytest.mark.parametrize("case", ["untrusted", "other_ca", "wrong_host", "expired"])
-def test_a_bad_certificate_fails_reads_at_once_with_one_line(mounts, tmp_path, store, certs,
-                                                             case):
+def test_a_bad_certificate_fails_reads_at_once_with_one_line(mounts, tmp_path, plain_store,
+                                                             certs, case, monkeypatch):
     pair = {"untrusted": certs.good, "other_ca": certs.other_ca,
             "wrong_host": certs.wrong_host, "expired": certs.expired}[case]
+    monkeypatch.delenv("DATUMFS_CA_FILE", raising=False)
     bad = Store(str(tmp_path / "bad-store"), tls=pair).start()
     try:
         files = make_files(4)
@@ -86,7 +94,7 @@ def test_a_bad_certificate_fails_reads_at_once_with_one_line(mounts, tmp_path, s
         inputs = tmp_path / "inputs.json"
         write_inputs(inputs, bad, {"s": list(files.items())})
         doc = json.loads(inputs.read_text())
-        write_inputs(tmp_path / "plain.json", store, {"p": list(plain.items())})
+        write_inputs(tmp_path / "plain.json", plain_store, {"p": list(plain.items())})
         doc.update(json.loads((tmp_path / "plain.json").read_text()))
         inputs.write_text(json.dumps(doc))
         log = tmp_path / "datumfs.log"
