@@ -1,7 +1,8 @@
 // The Fetcher: one thread runs a libcurl multi handle. Submit() queues a request and wakes the
 // loop (curl_multi_wakeup); the loop adds queued transfers, drives them, and completes the
 // finished ones. The multi handle keeps a connection cache, so range requests to one host
-// reuse connections.
+// reuse connections; a share handle keeps TLS sessions, so a new connection to a host resumes
+// one (a shorter handshake) instead of starting over. Both are used on the fetch thread only.
 //
 // A transfer that fails in a way worth retrying (connection error, stall, 5xx, 429, a
 // response that does not fit) is tried again after a backoff with full jitter (or the
@@ -204,6 +205,7 @@ class CurlFetcher final : public Fetcher {
   int PollTimeoutMs() const;
 
   const FetchOptions options_;
+  CURLSH* share_;  // TLS sessions of every easy handle (all on the fetch thread: no locks)
   CURLM* multi_;
   std::mutex mu_;  // guards queue_ and stopping_
   std::deque<std::unique_ptr<Transfer>> queue_;
@@ -223,7 +225,8 @@ class CurlFetcher final : public Fetcher {
 };
 
 CurlFetcher::CurlFetcher(const FetchOptions& options)
-    : options_(options), multi_(curl_multi_init()) {
+    : options_(options), share_(curl_share_init()), multi_(curl_multi_init()) {
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
   thread_ = std::thread([this] { Loop(); });
 }
@@ -236,6 +239,7 @@ CurlFetcher::~CurlFetcher() {
   curl_multi_wakeup(multi_);
   thread_.join();
   curl_multi_cleanup(multi_);
+  curl_share_cleanup(share_);
 }
 
 void CurlFetcher::Submit(RangeRequest request, FetchDone done) {
@@ -301,6 +305,7 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   t->error[0] = '\0';
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
   ApplyTls(easy, options_.tls);
+  curl_easy_setopt(easy, CURLOPT_SHARE, share_);
   curl_slist* headers = nullptr;
   std::string if_match = t->prefix_etag;
   if (auto it = etags_.find(ObjectIdentity(r.url)); it != etags_.end()) if_match = it->second;

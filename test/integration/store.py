@@ -33,6 +33,7 @@ http {{
   uwsgi_temp_path {dir}/tmp/uwsgi;
   scgi_temp_path {dir}/tmp/scgi;
   keepalive_requests 100000;
+  {keepalive}
   server {{
     listen 127.0.0.1:{port}{ssl};
     {certificate}
@@ -68,10 +69,13 @@ def free_port():
 
 
 class Store:
-    def __init__(self, directory, rate_per_connection=None, ranges=True, tls=None):
+    def __init__(self, directory, rate_per_connection=None, ranges=True, tls=None,
+                 keepalive=True):
         """rate_per_connection: nginx's limit_rate ("20m"), to make transfers take a while.
         ranges=False: a server that ignores Range (200 with the whole body: max_ranges 0).
-        tls: (certificate, key) files: HTTPS with them (tls.Certs makes some)."""
+        tls: (certificate, key) files: HTTPS with them (tls.Certs makes some).
+        keepalive=False: a new connection for every request (keepalive_timeout 0)."""
+        self.keepalive = "" if keepalive else "keepalive_timeout 0;"
         self.tls = tls
         self.scheme = "https" if tls else "http"
         self.dir = directory
@@ -92,9 +96,12 @@ class Store:
             with open(conf, "w") as f:
                 f.write(CONF.format(dir=self.dir, port=self.port, secret=SECRET,
                                     log_format=LOG_FORMAT, limit=self.limit,
+                                    keepalive=self.keepalive,
                                     ssl=" ssl" if self.tls else "",
                                     certificate=(f"ssl_certificate {self.tls[0]}; "
-                                                 f"ssl_certificate_key {self.tls[1]};"
+                                                 f"ssl_certificate_key {self.tls[1]}; "
+                                                 "ssl_protocols TLSv1.2 TLSv1.3; "
+                                                 "ssl_session_cache shared:SSL:1m;"
                                                  if self.tls else "")))
             self.proc = subprocess.Popen([nginx, "-c", conf, "-p", self.dir],
                                          stderr=subprocess.PIPE)

@@ -54,6 +54,37 @@ def test_https_reads_are_exact(mounts, tmp_path, https_store, certs):
     assert stats_of(mnt)["tls_errors"] == 0
 
 
+def test_connections_and_tls_sessions_are_reused(mounts, tmp_path, certs):
+    """One connection for a file's reads; and when the store closes every connection, each new
+    one resumes the TLS session of an earlier one instead of a full handshake."""
+    rng = random.Random(6)
+    files = {f"f{i}.bin": rng.randbytes(3000 + i) for i in range(12)}
+    for keepalive in (True, False):
+        store = Store(str(tmp_path / f"store-{keepalive}"), tls=certs.good,
+                      keepalive=keepalive).start()
+        try:
+            inputs = tmp_path / f"inputs-{keepalive}.json"
+            write_inputs(inputs, store, {"s": list(files.items())})
+            mnt = mounts.mount(inputs, args=["--ca-file", certs.ca],
+                               cache=tmp_path / f"cache-{keepalive}")
+            before = store.mark()
+            for name, data in files.items():  # one after another: no parallel connections
+                with open(os.path.join(mnt, "s", name), "rb") as f:
+                    assert f.read() == data
+            requests = store.requests(since=before)
+            assert len(requests) == len(files)
+            connections = {r["connection"] for r in requests}
+            if keepalive:
+                assert len(connections) == 1, requests
+            else:
+                assert len(connections) == len(files)
+                reused = [r for r in requests if r["session_reused"]]
+                # All but the first; the second may come before the first's session ticket.
+                assert len(reused) >= len(files) - 2, requests
+        finally:
+            store.stop()
+
+
 def test_a_ca_file_that_is_no_bundle_is_a_usage_error(mounts, tmp_path, https_store, certs):
     files = make_files(3)
     inputs = tmp_path / "inputs.json"
