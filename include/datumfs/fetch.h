@@ -69,9 +69,10 @@ struct RangeRequest {
 // cannot start). On success `body` holds exactly request.length bytes (none with a sink).
 // Failures: EACCES when the store refused the URL (400/401/403: a fresh URL may help), ESTALE
 // when the object was replaced, ENOTSUP when the server ignores Range (see whole_body_ok),
-// ECANCELED at shutdown, EPROTO for a TLS problem trying again cannot fix (an untrusted,
-// expired or misnamed certificate, no CA bundle: logged once per host by the fetcher, with
-// what to do), EIO for everything else (after retries).
+// ECANCELED at shutdown, EPROTO for a TLS or proxy problem trying again cannot fix (an
+// untrusted, expired or misnamed certificate, no CA bundle; a proxy that wants credentials or
+// refuses the tunnel: logged once per host by the fetcher, with what to do), EIO for everything
+// else (after retries).
 using FetchDone = std::function<void(const Status& status, std::string&& body)>;
 
 struct FetchCounters {

@@ -26,6 +26,7 @@
 
 #include "datumfs/fetch.h"
 #include "datumfs/redact.h"
+#include "fetch/proxy.h"
 #include "fetch/retry.h"
 #include "fetch/tls.h"
 
@@ -60,9 +61,11 @@ struct Transfer {
   Clock::time_point last_progress;  // when bytes last arrived (or the attempt began)
   curl_slist* headers = nullptr;    // this attempt's request headers
   char error[CURL_ERROR_SIZE] = {};  // libcurl's words for this attempt's failure
-  std::string host;                  // host:port of the failed attempt (redirects followed)
+  std::string url;                   // the URL of the failed attempt (redirects followed)
+  std::string host;                  // its host:port
+  long connect_code = 0;             // a proxy's answer to CONNECT, if one was asked
   std::string ca_file;               // the CA bundle the failed attempt used
-  std::string tls_problem;           // set with FetchError::kTls: what is wrong, what to do
+  std::string reported_problem;      // (kTls, kProxy) what is wrong and what to do: logged once
   ~Transfer() { curl_slist_free_all(headers); }
 
   // What this attempt asks for: the part of the request not received yet.
@@ -219,7 +222,7 @@ class CurlFetcher final : public Fetcher {
   int running_foreground_ = 0, running_background_ = 0;  // fetch thread only
   Clock::time_point busy_until_{};  // fetch thread only: background yields until then
   std::mt19937_64 random_{std::random_device{}()};            // fetch thread only
-  std::set<std::string> tls_reported_;  // fetch thread only: TLS problems logged so far
+  std::set<std::string> reported_;  // fetch thread only: TLS and proxy problems logged so far
   std::atomic<uint64_t> requests_{0}, bytes_{0}, errors_{0}, retries_{0}, tls_errors_{0};
   std::thread thread_;  // last: starts after everything above exists
 };
@@ -389,9 +392,15 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
     return FetchError::kBadUrl;
   }
   if (auto problem = PermanentTlsProblem(result, t.error, t.host, t.ca_file)) {
-    t.tls_problem = *problem;
+    t.reported_problem = *problem;
     t.last_error = what + ": " + *problem;
     return FetchError::kTls;
+  }
+  if (auto proxy = DescribeProxyProblem(result, t.connect_code, t.error, t.url)) {
+    t.last_error = what + ": " + proxy->message;
+    if (!proxy->permanent) return FetchError::kConnection;
+    t.reported_problem = proxy->message;
+    return FetchError::kProxy;
   }
   if (result != CURLE_OK) {
     t.last_error = what + ": " + curl_easy_strerror(result);
@@ -433,12 +442,14 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   }
   long http_status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
-  if (result != CURLE_OK) {  // for the words of a TLS failure
+  if (result != CURLE_OK) {  // for the words of a TLS or proxy failure
     char* url = nullptr;
     char* ca_file = nullptr;
     curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
     curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca_file);
-    t->host = url ? UrlHostPort(url) : "";
+    curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &t->connect_code);
+    t->url = url ? url : "";
+    t->host = UrlHostPort(t->url);
     // (CURLINFO_CAINFO is libcurl's built-in default, not what was set)
     t->ca_file = !options_.tls.ca_file.empty() ? options_.tls.ca_file : ca_file ? ca_file : "";
   }
@@ -479,10 +490,10 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
 
 void CurlFetcher::Fail(std::unique_ptr<Transfer> t, FetchError error) {
   ++errors_;
-  if (error == FetchError::kTls) {
-    ++tls_errors_;
+  if (error == FetchError::kTls) ++tls_errors_;
+  if (error == FetchError::kTls || error == FetchError::kProxy) {
     // Once per problem and host: every read of every file there fails the same way.
-    if (tls_reported_.insert(t->tls_problem).second) spdlog::error("{}", t->tls_problem);
+    if (reported_.insert(t->reported_problem).second) spdlog::error("{}", t->reported_problem);
   }
   std::string message = t->last_error;
   if (t->attempt > 0) message += " (after " + std::to_string(t->attempt + 1) + " attempts)";
@@ -490,6 +501,7 @@ void CurlFetcher::Fail(std::unique_ptr<Transfer> t, FetchError error) {
                     : error == FetchError::kReplaced ? ESTALE
                     : error == FetchError::kNoRanges ? ENOTSUP
                     : error == FetchError::kTls      ? EPROTO
+                    : error == FetchError::kProxy    ? EPROTO
                                                      : EIO;
   t->done(Status::Errno(errno_value, message), std::string());
 }

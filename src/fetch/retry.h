@@ -23,6 +23,7 @@ enum class FetchError {
   kNoRanges,    // a 200 with the whole object to a range request: the server ignores Range
   kBadUrl,      // not an http(s) URL, or not a URL at all: trying again cannot help
   kTls,         // an untrusted, expired or misnamed certificate, or no CA bundle: nor here
+  kProxy,       // the proxy wants credentials or refuses the tunnel: nor here
 };
 
 bool IsRetryable(FetchError e);

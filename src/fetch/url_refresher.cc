@@ -11,6 +11,7 @@
 #include "datumfs/json_depth.h"
 #include "datumfs/quote.h"
 #include "datumfs/redact.h"
+#include "fetch/proxy.h"
 #include "fetch/tls.h"
 #include "fetch/url_expiry.h"
 
@@ -184,11 +185,16 @@ Result<std::map<std::string, std::string>> UrlRefresher::Request(const std::stri
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   char* ca_file = nullptr;
   curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca_file);
+  long connect_code = 0;
+  curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
   curl_easy_cleanup(easy);
   curl_slist_free_all(headers);
   std::string bundle = !options_.tls.ca_file.empty() ? options_.tls.ca_file : ca_file ? ca_file : "";
   if (auto problem = PermanentTlsProblem(rc, error, UrlHostPort(api_.url), bundle)) {
     return Status::Errno(EIO, what, *problem);
+  }
+  if (auto proxy = DescribeProxyProblem(rc, connect_code, error, url)) {
+    return Status::Errno(EIO, what, proxy->message);
   }
   if (rc != CURLE_OK) return Status::Errno(EIO, what, curl_easy_strerror(rc));
   if (status != 200) return Status::Errno(EIO, what, "HTTP " + std::to_string(status));

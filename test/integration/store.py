@@ -62,6 +62,30 @@ http {{
 """
 
 
+def stop_process(proc):
+    """SIGTERM, then SIGKILL after 10 s; None or an ended process is fine."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_listening(proc, port, limit):
+    """True once 127.0.0.1:port accepts connections; False if `proc` ends or `limit` seconds
+    pass first."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,24 +129,13 @@ class Store:
                                                  if self.tls else "")))
             self.proc = subprocess.Popen([nginx, "-c", conf, "-p", self.dir],
                                          stderr=subprocess.PIPE)
-            deadline = time.time() + 10
-            while time.time() < deadline and self.proc.poll() is None:
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                    return self
-                except OSError:
-                    time.sleep(0.05)
+            if wait_listening(self.proc, self.port, 10):
+                return self
             self.stop()
         raise RuntimeError("nginx did not start: " + open(os.path.join(self.dir, "error.log")).read())
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     # Objects and URLs

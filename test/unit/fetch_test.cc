@@ -223,3 +223,65 @@ TEST_SUITE("fetch") {
 }
 
 }  // namespace datumfs
+
+#include "fetch/proxy.h"
+
+namespace datumfs {
+
+namespace {
+
+const char* FakeEnv(const char* name) {
+  std::string n = name;
+  if (n == "HTTPS_PROXY") return "http://bob:hunter2@proxy.corp:3128";
+  if (n == "all_proxy") return "http://fallback:8080";
+  if (n == "HTTP_PROXY") return "http://never-read-by-curl:1";
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_SUITE("fetch") {
+  TEST_CASE("the proxy is read from the environment as curl reads it, and named without "
+            "credentials") {
+    auto https = ProxyFromEnvironment("https", &FakeEnv);
+    REQUIRE(https);
+    CHECK(https->variable == "HTTPS_PROXY");
+    auto http = ProxyFromEnvironment("http", &FakeEnv);  // not HTTP_PROXY: curl ignores it
+    REQUIRE(http);
+    CHECK(http->variable == "all_proxy");
+    CHECK(RedactProxy("http://bob:hunter2@proxy.corp:3128/") == "http://proxy.corp:3128");
+    CHECK(RedactProxy("proxy.corp:3128") == "http://proxy.corp:3128");
+    CHECK(RedactProxy("socks5://[::1]:1080") == "socks5://[::1]:1080");
+  }
+
+  TEST_CASE("a proxy's refusal is permanent and says what to do; its credentials never show") {
+    const std::string url = "https://store.example/o?X-Amz-Signature=s";
+    auto wants = DescribeProxyProblem(CURLE_RECV_ERROR, 407, "", url, &FakeEnv);
+    REQUIRE(wants);
+    CHECK(wants->permanent);
+    CHECK(wants->message.find("the proxy http://proxy.corp:3128 (HTTPS_PROXY) wants "
+                              "credentials") == 0);
+    CHECK(wants->message.find("refused the ones given") != std::string::npos);
+    auto refused = DescribeProxyProblem(CURLE_RECV_ERROR, 403, "", url, &FakeEnv);
+    REQUIRE(refused);
+    CHECK(refused->permanent);
+    CHECK(refused->message.find("refused to CONNECT to store.example (HTTP 403)") !=
+          std::string::npos);
+    auto gateway = DescribeProxyProblem(CURLE_RECV_ERROR, 502, "", url, &FakeEnv);
+    REQUIRE(gateway);
+    CHECK_FALSE(gateway->permanent);
+    auto down = DescribeProxyProblem(CURLE_COULDNT_CONNECT, 0,
+                                     "Failed to connect to proxy.corp port 3128", url, &FakeEnv);
+    REQUIRE(down);
+    CHECK(down->message == "cannot connect to the proxy http://proxy.corp:3128 (HTTPS_PROXY)");
+    // The store itself refusing connections is not the proxy's doing.
+    CHECK_FALSE(DescribeProxyProblem(CURLE_COULDNT_CONNECT, 0,
+                                     "Failed to connect to store.example port 443", url, &FakeEnv));
+    for (auto* p : {&*wants, &*refused, &*gateway, &*down}) {
+      CHECK(p->message.find("hunter2") == std::string::npos);
+      CHECK(p->message.find("X-Amz-Signature") == std::string::npos);
+    }
+  }
+}
+
+}  // namespace datumfs
