@@ -64,6 +64,7 @@ struct Transfer {
   std::string url;                   // the URL of the failed attempt (redirects followed)
   std::string host;                  // its host:port
   long connect_code = 0;             // a proxy's answer to CONNECT, if one was asked
+  bool handshake_unfinished = false;  // TCP connected, TLS handshake not done
   std::string ca_file;               // the CA bundle the failed attempt used
   std::string reported_problem;      // (kTls, kProxy) what is wrong and what to do: logged once
   ~Transfer() { curl_slist_free_all(headers); }
@@ -384,6 +385,12 @@ FetchError CurlFetcher::Judge(Transfer& t, CURLcode result, long http_status) {
     bool past_deadline = Clock::now() >= t.request.deadline;
     t.last_error = what + (past_deadline ? ": no answer before the read's deadline"
                                          : ": transfer stalled");
+    if (t.handshake_unfinished) {  // retried all the same: the server may just be slow
+      std::string problem = "the TLS handshake with " + t.host +
+                            " did not finish (an HTTPS server there? a firewall in between?)";
+      if (reported_.insert(problem).second) spdlog::warn("{}", problem);
+      t.last_error = what + ": " + problem;
+    }
     return past_deadline ? FetchError::kTimedOut : FetchError::kStalled;
   }
   if (result == CURLE_UNSUPPORTED_PROTOCOL || result == CURLE_URL_MALFORMAT) {
@@ -448,8 +455,15 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
     curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
     curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca_file);
     curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &t->connect_code);
+    // libcurl records the peer's port once TCP has connected; a timeout while still
+    // "connecting" after that is the TLS handshake.
+    long peer_port = 0;
+    curl_easy_getinfo(easy, CURLINFO_PRIMARY_PORT, &peer_port);
     t->url = url ? url : "";
     t->host = UrlHostPort(t->url);
+    t->handshake_unfinished = result == CURLE_OPERATION_TIMEDOUT && peer_port > 0 &&
+                              t->url.rfind("https://", 0) == 0 &&
+                              std::string_view(t->error).rfind("Connection timed out", 0) == 0;
     // (CURLINFO_CAINFO is libcurl's built-in default, not what was set)
     t->ca_file = !options_.tls.ca_file.empty() ? options_.tls.ca_file : ca_file ? ca_file : "";
   }

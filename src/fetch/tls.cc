@@ -24,6 +24,13 @@ std::optional<std::string> PermanentTlsProblem(CURLcode result, std::string_view
       return "no CA certificates to check " + std::string(host) + "'s certificate with (" +
              (ca_file.empty() ? std::string("the system bundle") : std::string(ca_file)) +
              " cannot be read): install ca-certificates, or pass --ca-file";
+    case CURLE_SSL_CONNECT_ERROR:
+      // The usual words when a plain HTTP server answers the handshake; else maybe transient.
+      if (Contains(detail, "wrong version number") || Contains(detail, "packet length too long")) {
+        return std::string(host) + " does not speak TLS on that port (an http:// server "
+                                   "behind an https:// URL?)";
+      }
+      return std::nullopt;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_ISSUER_ERROR:
       break;

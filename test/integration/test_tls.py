@@ -201,3 +201,62 @@ def test_no_ca_bundle_fails_reads_at_once_with_one_line(tmp_path, https_store):
     lines = [line for line in text.splitlines() if "install ca-certificates" in line]
     assert len(lines) == 1, text
     assert "no CA certificates to check" in lines[0] and "--ca-file" in lines[0], lines[0]
+
+
+class SilentServer:
+    """Accepts TCP connections and never says a word: a TLS handshake there never finishes."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held = []
+        self.thread = threading.Thread(target=self.accept, daemon=True)
+        self.thread.start()
+
+    def accept(self):
+        try:
+            while True:
+                self.held.append(self.listener.accept()[0])
+        except OSError:
+            pass  # closed
+
+    def close(self):
+        self.listener.close()
+        for s in self.held:
+            s.close()
+
+
+def test_a_server_without_tls_or_a_handshake_that_never_ends(mounts, tmp_path, plain_store,
+                                                            monkeypatch):
+    monkeypatch.delenv("DATUMFS_CA_FILE", raising=False)
+    silent = SilentServer()
+    try:
+        plain_store.put("p/a.txt", b"plain bytes\n")
+        http_url = plain_store.url("p/a.txt")
+        entries = [("not-tls.txt", "https" + http_url[len("http"):], 12)]
+        entries += [(f"silent{i}.bin", f"https://127.0.0.1:{silent.port}/o{i}?sig=x", 100)
+                    for i in range(2)]
+        doc = {"s": {"input_id": "00000000-0000-4000-8000-000000000009",
+                     "files": [{"name": n, "size": size, "storage_uri": url}
+                               for n, url, size in entries]}}
+        inputs = tmp_path / "inputs.json"
+        inputs.write_text(json.dumps(doc))
+        log = tmp_path / "datumfs.log"
+        mnt = mounts.mount(inputs, args=["--log-file", str(log), "--read-timeout", "2"])
+        for name, _, _ in entries:
+            with pytest.raises(OSError) as e:
+                with open(os.path.join(mnt, "s", name), "rb") as f:
+                    f.read()
+            assert e.value.errno == errno.EIO, name
+        text = log.read_text()
+        lines = [line for line in text.splitlines() if "does not speak TLS" in line]
+        assert len(lines) == 1 and f"127.0.0.1:{plain_store.port} does not speak TLS" in lines[0]
+        lines = [line for line in text.splitlines()
+                 if f"the TLS handshake with 127.0.0.1:{silent.port} did not finish" in line
+                 and line.split()[3] == "warning"]
+        assert len(lines) == 1, text
+        assert "sig=" not in text and "md5=" not in text
+    finally:
+        silent.close()

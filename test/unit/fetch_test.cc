@@ -210,6 +210,8 @@ TEST_SUITE("fetch") {
     CHECK(problem(CURLE_SSL_CACERT_BADFILE, "error setting certificate file")
               .find("/etc/ssl/certs/ca.crt cannot be read): install ca-certificates") !=
           std::string::npos);
+    CHECK(problem(CURLE_SSL_CONNECT_ERROR, "error:0A00010B:SSL routines::wrong version number")
+              .find("store:443 does not speak TLS") != std::string::npos);
     // A handshake cut short may be the network: retried, not reported as permanent.
     CHECK_FALSE(PermanentTlsProblem(CURLE_SSL_CONNECT_ERROR, "", "h", "").has_value());
     CHECK_FALSE(PermanentTlsProblem(CURLE_COULDNT_CONNECT, "", "h", "").has_value());
