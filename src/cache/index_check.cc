@@ -17,10 +17,6 @@
 namespace datumfs {
 namespace {
 
-std::string_view View(const MDB_val& v) {
-  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
-}
-
 Status Lmdb(const std::string& what, int rc) {
   return Status::Errno(EIO, what, mdb_strerror(rc));
 }
@@ -37,7 +33,7 @@ Status WalkDb(MDB_txn* txn, MDB_dbi dbi, const std::string& name, Check check) {
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     ++records;
-    if (!check(View(k), View(v))) {
+    if (!check(MdbView(k), MdbView(v))) {
       bad = Status::Errno(EIO, name, "record " + std::to_string(records) + " is malformed");
       break;
     }

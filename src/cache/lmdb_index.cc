@@ -37,9 +37,6 @@ T GetFixed(const char* p) {
 }
 
 MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
-std::string_view View(const MDB_val& v) {
-  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
-}
 
 Status LmdbStatus(std::string_view what, int rc) {
   return Status::Errno(rc > 0 && rc < 200 ? rc : EIO, "cache index: " + std::string(what),
@@ -214,12 +211,12 @@ Result<std::vector<Extent>> LmdbIndex::Overlapping(std::string_view key, ByteRan
     std::string start = EncodeExtentKey(key, range.offset);
     MDB_val k = Val(start), v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (rc != 0 || View(k) != start) {
+    if (rc != 0 || MdbView(k) != start) {
       // The extent just before the range's start may reach into it: begin there if it is
       // this object's, else where the seek landed.
       MDB_val pk, pv;
       int prev = mdb_cursor_get(cur, &pk, &pv, rc == 0 ? MDB_PREV : MDB_LAST);
-      if (prev == 0 && View(pk).substr(0, prefix.size()) == prefix) {
+      if (prev == 0 && MdbView(pk).substr(0, prefix.size()) == prefix) {
         k = pk;
         v = pv;
         rc = 0;
@@ -229,10 +226,10 @@ Result<std::vector<Extent>> LmdbIndex::Overlapping(std::string_view key, ByteRan
       }
     }
     for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      std::string_view kv = View(k);
+      std::string_view kv = MdbView(k);
       if (kv.size() != prefix.size() + 8 || kv.substr(0, prefix.size()) != prefix) break;
       Extent e;
-      if (!DecodeExtentValue(View(v), GetBigEndian(kv.data() + prefix.size()), &e)) continue;
+      if (!DecodeExtentValue(MdbView(v), GetBigEndian(kv.data() + prefix.size()), &e)) continue;
       if (e.offset >= range.end()) break;
       if (e.offset + e.length > range.offset) out.push_back(e);
     }
@@ -268,7 +265,7 @@ Result<uint64_t> LmdbIndex::Delete(std::string_view key, uint64_t offset) {
     if (rc == MDB_NOTFOUND) return 0;
     if (rc != 0) return rc;
     Extent e;
-    if (DecodeExtentValue(View(mv), offset, &e)) removed = e.length;
+    if (DecodeExtentValue(MdbView(mv), offset, &e)) removed = e.length;
     rc = mdb_del(txn, extents_, &mk, nullptr);
     if (rc != 0) return rc;
     return AddToTotal(txn, meta_, 0 - removed);
@@ -284,7 +281,7 @@ Status LmdbIndex::TouchAll(const std::vector<Touch>& touches) {
       MDB_val mk = Val(k), mv;
       if (mdb_get(txn, extents_, &mk, &mv) != 0) continue;  // evicted meanwhile
       Extent e;
-      if (!DecodeExtentValue(View(mv), t.offset, &e) || e.atime >= t.atime) continue;
+      if (!DecodeExtentValue(MdbView(mv), t.offset, &e) || e.atime >= t.atime) continue;
       e.atime = t.atime;
       std::string v = EncodeExtentValue(e);
       MDB_val nv = Val(v);
@@ -350,10 +347,10 @@ Result<bool> LmdbIndex::ClaimAll(std::string_view key, const std::vector<ByteRan
     bool blocked = false;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      std::string_view kv = View(k);
+      std::string_view kv = MdbView(k);
       if (kv.size() != prefix.size() + 8 || kv.substr(0, prefix.size()) != prefix) break;
       Claim c;
-      if (!DecodeClaim(View(v), GetBigEndian(kv.data() + prefix.size()), &c)) continue;
+      if (!DecodeClaim(MdbView(v), GetBigEndian(kv.data() + prefix.size()), &c)) continue;
       if (!is_live(c)) {
         rc = mdb_cursor_del(cur, 0);  // stale: its owner died or gave up
         if (rc != 0) break;
@@ -387,7 +384,7 @@ Status LmdbIndex::ReleaseAll(std::string_view key, const std::vector<ByteRange>&
       MDB_val mk = Val(ck), mv;
       if (mdb_get(txn, claims_, &mk, &mv) != 0) continue;
       Claim c;
-      if (!DecodeClaim(View(mv), r.offset, &c) || c.pid != me.pid ||
+      if (!DecodeClaim(MdbView(mv), r.offset, &c) || c.pid != me.pid ||
           c.pid_namespace != me.pid_namespace) {
         continue;  // someone else's by now
       }
@@ -409,7 +406,7 @@ Status LmdbIndex::ForEach(const std::function<void(std::string_view, const Exten
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
       uint64_t offset = 0;
       Extent e;
-      if (DecodeExtentKey(View(k), &key, &offset) && DecodeExtentValue(View(v), offset, &e)) {
+      if (DecodeExtentKey(MdbView(k), &key, &offset) && DecodeExtentValue(MdbView(v), offset, &e)) {
         fn(key, e);
       }
     }

@@ -30,6 +30,11 @@
 
 namespace datumfs {
 
+// The bytes of an LMDB value (valid while its transaction lives).
+inline std::string_view MdbView(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
 // No extent is longer (CacheOptions::max_extent is 8 MiB): a longer one is a damaged record.
 constexpr uint64_t kMaxExtentLength = uint64_t{1} << 30;
 
