@@ -110,10 +110,11 @@ class Urls:
     /q/download?k=KEY (the proxy maps that to /data/KEY): their URLs differ only in the query.
     Files of input "exp" get short-lived URLs."""
 
-    def __init__(self, store, proxy, short_lifetime):
+    def __init__(self, store, proxy, short_lifetime, tls=None):
         self.store = store
         self.proxy = proxy
         self.short = short_lifetime
+        self.tls = tls  # the API stand-in serves HTTPS with it, as the proxy does
 
     def lifetime(self, key):
         return self.short if key.startswith("exp/") else 3600
@@ -371,7 +372,8 @@ class Chaos:
         self.proxy = FaultProxy(self.store.port, stall_seconds=self.rt + 2,
                                 short_stall_seconds=0.5, rewrite=Urls.rewrite,
                                 tls=certs.good if certs else None)
-        self.urls = Urls(self.store, self.proxy, self.a.url_lifetime)
+        self.urls = Urls(self.store, self.proxy, self.a.url_lifetime,
+                         tls=certs.good if certs else None)
         data = make_dataset(random.Random(f"{self.seed}/data"), self.a.big_mib)
         for name in self.a.without:
             data.pop(name, None)

@@ -17,7 +17,8 @@ TOKEN = "SECRET-EXECUTION-TOKEN-42"
 
 class ApiStandIn(BackgroundServer):
     def __init__(self, store, inputs_doc, lifetime=3600):
-        """inputs_doc: the inputs.json written by store.write_inputs."""
+        """inputs_doc: the inputs.json written by store.write_inputs. Served over HTTPS, with
+        the store's certificate, when the store is."""
         self.store = store
         self.lifetime = lifetime
         self.mode = "ok"
@@ -33,13 +34,13 @@ class ApiStandIn(BackgroundServer):
             def do_POST(self):
                 outer.handle(self)
 
-        self.serve(Handler)
+        self.serve(Handler, tls=getattr(store, "tls", None))
 
     def api_json(self, path, token=TOKEN):
         with open(path, "w") as f:
             json.dump({"input_request": {
                 "method": "POST",
-                "url": f"http://127.0.0.1:{self.port}/request-input-data/?execution=exec-1",
+                "url": f"{self.scheme}://127.0.0.1:{self.port}/request-input-data/?execution=exec-1",
                 "headers": {"Authorization": f"Execution-Token {token}"}}}, f)
         return path
 

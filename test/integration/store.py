@@ -148,7 +148,7 @@ class Store:
 
     def url(self, key, expires_in=3600, secret=SECRET):
         uri = "/data/" + key
-        expires = int(time.time()) + expires_in
+        expires = int(time.time() + expires_in)  # an integer, also for a float lifetime
         digest = hashlib.md5(f"{expires}{uri} {secret}".encode()).digest()
         md5 = base64.urlsafe_b64encode(digest).decode().rstrip("=")
         return f"{self.scheme}://127.0.0.1:{self.port}{uri}?md5={md5}&expires={expires}"

@@ -65,6 +65,7 @@ def test_urls_expiring_during_a_long_read_are_refreshed_once_for_16_readers(
     inputs, doc, files = make(tmp_path, store, expires_in=3)
     api = ApiStandIn(store, doc, lifetime=3600)
     try:
+        assert api.scheme == "https"  # as the real input_request API: the session CA's cert
         mnt = mounts.mount(inputs, api=api.api_json(tmp_path / "api.json"),
                            args=["--refresh-margin", "1"])
         assert read_all_slowly(mnt, files["ds"], chunks=16, pause=0.25) == []
