@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import DATUMFS, daemon_pids
+from conftest import DATUMFS, daemon_pids, wait_for
 from store import write_inputs
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -255,7 +255,12 @@ def test_a_cache_dir_deleted_while_mounted_stops_caching_and_says_so(tmp_path, m
     log = tmp_path / "doomed.log"
     mnt = mounts.mount(dataset["inputs"], cache=cache, args=["--log-file", str(log)])
     files = dict(dataset["files"]["train"])
-    assert open(os.path.join(mnt, "train/labels.csv"), "rb").read() == files["labels.csv"]
+    labels = os.path.join(mnt, "train/labels.csv")
+    assert open(labels, "rb").read() == files["labels.csv"]
+    # Its bytes reach the cache after the read (write-behind): deleting the directory while a
+    # data file is being created there fails with ENOTEMPTY, for rm -rf as for rmtree.
+    assert wait_for(lambda: int(os.getxattr(labels, "user.datumfs.cached_bytes")) ==
+                    len(files["labels.csv"]))
     shutil.rmtree(cache)
     deadline = time.monotonic() + 5
     while "caching stopped" not in log.read_text() and time.monotonic() < deadline:
