@@ -451,9 +451,7 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
   if (result != CURLE_OK) {  // for the words of a TLS or proxy failure
     char* url = nullptr;
-    char* ca_file = nullptr;
     curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
-    curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca_file);
     curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &t->connect_code);
     // libcurl records the peer's port once TCP has connected; a timeout while still
     // "connecting" after that is the TLS handshake.
@@ -464,8 +462,7 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
     t->handshake_unfinished = result == CURLE_OPERATION_TIMEDOUT && peer_port > 0 &&
                               t->url.rfind("https://", 0) == 0 &&
                               std::string_view(t->error).rfind("Connection timed out", 0) == 0;
-    // (CURLINFO_CAINFO is libcurl's built-in default, not what was set)
-    t->ca_file = !options_.tls.ca_file.empty() ? options_.tls.ca_file : ca_file ? ca_file : "";
+    t->ca_file = CaBundleUsed(easy, options_.tls);
   }
   curl_easy_cleanup(easy);
   curl_slist_free_all(t->headers);

@@ -16,6 +16,13 @@ void ApplyTls(CURL* easy, const TlsOptions& tls) {
   if (!tls.ca_path.empty()) curl_easy_setopt(easy, CURLOPT_CAPATH, tls.ca_path.c_str());
 }
 
+std::string CaBundleUsed(CURL* easy, const TlsOptions& tls) {
+  if (!tls.ca_file.empty()) return tls.ca_file;
+  char* built_in = nullptr;  // CURLINFO_CAINFO is the default, not what was set
+  curl_easy_getinfo(easy, CURLINFO_CAINFO, &built_in);
+  return built_in ? built_in : "";
+}
+
 std::optional<std::string> PermanentTlsProblem(CURLcode result, std::string_view detail,
                                                std::string_view host, std::string_view ca_file) {
   const std::string who = "the TLS certificate of " + std::string(host);

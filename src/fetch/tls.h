@@ -16,6 +16,9 @@ namespace datumfs {
 // Sets the trusted CAs of `easy` from `tls` (libcurl's defaults where a field is empty).
 void ApplyTls(CURL* easy, const TlsOptions& tls);
 
+// The CA bundle `easy` used: tls.ca_file, or else libcurl's built-in default.
+std::string CaBundleUsed(CURL* easy, const TlsOptions& tls);
+
 // A TLS failure that trying again cannot fix, as one sentence saying what is wrong with `host`
 // and what to do; nullopt for any other result (including handshakes cut short, which may be
 // transient). `detail` is libcurl's error buffer; `ca_file` the bundle that was used.

@@ -183,13 +183,11 @@ Result<std::map<std::string, std::string>> UrlRefresher::Request(const std::stri
   CURLcode rc = curl_easy_perform(easy);
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  char* ca_file = nullptr;
-  curl_easy_getinfo(easy, CURLINFO_CAINFO, &ca_file);
   long connect_code = 0;
   curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+  const std::string bundle = CaBundleUsed(easy, options_.tls);
   curl_easy_cleanup(easy);
   curl_slist_free_all(headers);
-  std::string bundle = !options_.tls.ca_file.empty() ? options_.tls.ca_file : ca_file ? ca_file : "";
   if (auto problem = PermanentTlsProblem(rc, error, UrlHostPort(api_.url), bundle)) {
     return Status::Errno(EIO, what, *problem);
   }

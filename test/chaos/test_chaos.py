@@ -10,20 +10,10 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATUMFS = os.environ.get("DATUMFS_BIN") or shutil.which("datumfs")
-IN_CI = os.environ.get("CI") == "true"
-
-
-def require(condition, reason):
-    """Skips outside CI; in CI a missing prerequisite is a failure, never a green skip."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail("prerequisite missing in CI: " + reason)
-    pytest.skip(reason)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from prereq import IN_CI, require  # noqa: E402
 
 
 def test_chaos():

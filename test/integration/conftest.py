@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from prereq import require
 from store import Store
 
 DATUMFS = os.environ.get("DATUMFS_BIN") or shutil.which("datumfs")
-IN_CI = os.environ.get("CI") == "true"
 # True when the daemon was built with sanitizers (memory figures then mean nothing).
 SANITIZED = os.environ.get("DATUMFS_SANITIZE", "none") != "none"
 
@@ -61,15 +61,6 @@ def pytest_sessionfinish(session, exitstatus):
             print("\nsanitizer report after the last test:\n" + reports[:20000])
             session.exitstatus = 1
         shutil.rmtree(SANITIZER_LOGS, ignore_errors=True)
-
-
-def require(condition, reason):
-    """Skips outside CI; in CI a missing prerequisite is a failure, never a green skip."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail("prerequisite missing in CI: " + reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
