@@ -3,20 +3,28 @@ in the same run. Run as root on Debian 12:
 
     bash .ci/install-deps && apt-get install -y aria2 rclone libnginx-mod-http-lua sqlite3
     meson setup build && meson compile -C build
-    /usr/bin/python3 test/bench/bench.py build/src/datumfs [--quick]
+    /usr/bin/python3 test/bench/bench.py build/src/datumfs [--quick] [--tls]
+        [--proto http,https,h2] [--rows seq,small,...]
 
 The store is nginx in a network namespace of its own, reached over a veth pair. This kernel
 has no netem and no fq, so: latency is added inside nginx (lua: every response waits 20 ms,
 one round trip at 10 ms each way); each connection is capped at 100 MB/s by nginx's
 limit_rate; the veth link itself is capped by tc htb (2.5 Gbit/s, a fast NIC). Peers over the
 same URLs: curl (one stream), aria2c -x8 -s8, rclone mount --vfs-cache-mode full, and the
-same reads on local disk. Columns: seconds, bytes the store sent, requests, amplification
-(bytes sent / bytes the program read)."""
+same reads on local disk. Columns: seconds, bytes the store sent, requests, connections,
+amplification (bytes sent / bytes the program read), and CPU seconds per GiB read on the
+client (the tool's processes and the reading program) and on the store (nginx).
+
+Protocols (--proto; --tls is --proto https): http; https (TLS 1.3 with a certificate from a CA
+this run makes with openssl, HTTP/1.1 only); h2 (the same, with nginx offering HTTP/2, which
+curl, libcurl and rclone then use). Listing several runs every selected row over each, in one
+run, so ratios compare like with like."""
 
 import argparse
 import hashlib
 import os
 import random
+import resource
 import shutil
 import socket
 import sqlite3
@@ -26,11 +34,31 @@ import tempfile
 import time
 import zipfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from tls import Certs  # noqa: E402  (the integration tests' openssl CA)
+
 MiB = 1 << 20
+GiB = 1 << 30
 NS = "dfbench"
 HOST_IP, NS_IP = "10.77.0.1", "10.77.0.2"
-PORT = 8080
-LOG_FORMAT = '$request_method $uri $status $body_bytes_sent "$http_range"'
+PORTS = {"http": 8080, "https": 8443, "h2": 8444}
+ROWS = ("seq", "random", "find", "mid", "small", "sqlite", "zip")
+LOG_FORMAT = '$request_method $uri $status $body_bytes_sent $connection "$http_range"'
+
+LOCATION = """
+    location /data/ {{
+      root {dir}/root;
+      autoindex on;
+      limit_rate 100m;
+      access_by_lua_block {{ ngx.sleep(0.020) }}
+    }}
+"""
+TLS = """
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:bench:10m;
+"""
 
 NGINX_CONF = """
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
@@ -46,15 +74,9 @@ http {{
   access_log {dir}/access.log bench;
   sendfile on;
   keepalive_requests 100000;
-  server {{
-    listen {ip}:{port};
-    location /data/ {{
-      root {dir}/root;
-      autoindex on;
-      limit_rate 100m;
-      access_by_lua_block {{ ngx.sleep(0.020) }}
-    }}
-  }}
+  server {{ listen {ip}:{http}; {location} }}
+  server {{ listen {ip}:{https} ssl; {tls} {location} }}
+  server {{ listen {ip}:{h2} ssl http2; {tls} {location} }}
 }}
 """
 
@@ -71,11 +93,12 @@ class Store:
         self.root = os.path.join(directory, "root", "data")
         os.makedirs(self.root, exist_ok=True)
         self.proc = None
+        self.certs = Certs(os.path.join(directory, "certs"), more_ips=(NS_IP,))
 
     def start(self):
         self.stop_network()
         sh(f"ip netns add {NS}")
-        sh(f"ip link add dfb0 type veth peer name dfb1")
+        sh("ip link add dfb0 type veth peer name dfb1")
         sh(f"ip link set dfb1 netns {NS}")
         sh(f"ip addr add {HOST_IP}/24 dev dfb0 && ip link set dfb0 up")
         sh(f"ip netns exec {NS} sh -c 'ip addr add {NS_IP}/24 dev dfb1 && ip link set dfb1 up"
@@ -85,16 +108,22 @@ class Store:
             sh(f"{ns}tc class add dev {dev} parent 1: classid 1:10 htb rate 2500mbit quantum 200000")
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=self.dir, ip=NS_IP, port=PORT, log_format=LOG_FORMAT))
+            cert, key = self.certs.good
+            f.write(NGINX_CONF.format(
+                dir=self.dir, ip=NS_IP, log_format=LOG_FORMAT, **PORTS,
+                location=LOCATION.format(dir=self.dir), tls=TLS.format(cert=cert, key=key)))
         self.proc = subprocess.Popen(["ip", "netns", "exec", NS, "nginx", "-c", conf,
                                       "-p", self.dir])
-        for _ in range(100):
-            try:
-                socket.create_connection((NS_IP, PORT), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(open(os.path.join(self.dir, "error.log")).read())
+        for port in PORTS.values():
+            for _ in range(100):
+                try:
+                    socket.create_connection((NS_IP, port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            else:
+                raise RuntimeError(open(os.path.join(self.dir, "error.log")).read())
+        return self
 
     def stop_network(self):
         subprocess.run(f"ip netns del {NS}", shell=True, stderr=subprocess.DEVNULL)
@@ -106,8 +135,13 @@ class Store:
             self.proc.wait()
         self.stop_network()
 
-    def url(self, key):
-        return f"http://{NS_IP}:{PORT}/data/{key}"
+    def url(self, key, proto):
+        scheme = "http" if proto == "http" else "https"
+        return f"{scheme}://{NS_IP}:{PORTS[proto]}/data/{key}"
+
+    def cpu_seconds(self):
+        """CPU time of nginx's worker processes so far."""
+        return sum(cpu_seconds(pid) for pid in children(self.proc.pid))
 
     def put(self, key, data=None, path=None):
         dest = os.path.join(self.root, key)
@@ -126,22 +160,61 @@ class Store:
             return 0
 
     def since(self, mark):
-        """(requests, body bytes sent) since mark."""
+        """(requests, body bytes sent, connections used) since mark."""
         time.sleep(0.3)
         with open(os.path.join(self.dir, "access.log")) as f:
             f.seek(mark)
-            lines = f.read().splitlines()
-        return len(lines), sum(int(line.split()[3]) for line in lines)
+            lines = [line.split() for line in f.read().splitlines()]
+        return (len(lines), sum(int(fields[3]) for fields in lines),
+                len({fields[4] for fields in lines}))
 
 
-def write_inputs(path, store, input_name, keys_sizes):
+def cpu_seconds(pid):
+    """utime + stime of a live process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(parent):
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
+                        pids.append(int(pid))
+            except OSError:
+                pass
+    return pids
+
+
+def pids_serving(mountpoint):
+    """Processes with `mountpoint` among their arguments (a detached datumfs daemon)."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if mountpoint.encode() in f.read().split(b"\0")[1:]:
+                        pids.append(int(pid))
+            except OSError:
+                pass
+    return pids
+
+
+def write_inputs(path, store, proto, input_name, keys_sizes):
     import json
     files = []
     for i, (key, size) in enumerate(keys_sizes):
         datum = hashlib.sha1(key.encode()).hexdigest()
         files.append({"datum_id": datum, "download_intent": "on-demand",
                       "input_id": "bench", "name": key.split("/", 1)[1], "path": "",
-                      "size": size, "storage_uri": store.url(key), "uri": "s3://bench/" + key,
+                      "size": size, "storage_uri": store.url(key, proto),
+                      "uri": "s3://bench/" + key,
                       "metadata": []})
     with open(path, "w") as f:
         json.dump({input_name: {"input_id": "bench", "files": files}}, f)
@@ -152,21 +225,43 @@ def drop_caches():
 
 
 class Result:
-    def __init__(self, name, seconds, requests=0, sent=0, read=0):
-        self.name, self.seconds, self.requests, self.sent, self.read = (
-            name, seconds, requests, sent, read)
+    def __init__(self, name, proto, seconds, requests=0, sent=0, read=0, connections=0,
+                 cpu=0.0, server_cpu=0.0):
+        self.name, self.proto, self.seconds, self.requests, self.sent, self.read = (
+            name, proto, seconds, requests, sent, read)
+        self.connections, self.cpu, self.server_cpu = connections, cpu, server_cpu
 
     def amplification(self):
         return self.sent / self.read if self.read else 0.0
 
+    def cpu_per_gib(self, seconds):
+        return seconds / (self.read / GiB) if self.read else 0.0
 
-def measure(store, name, fn):
+
+class ClientCpu:
+    """CPU time of the reading program (this process), of the commands it ran to the end
+    (curl, aria2c) and of long-running tool processes (a datumfs or rclone daemon)."""
+
+    def __init__(self, daemon_pids):
+        self.daemon_pids = daemon_pids
+
+    def now(self):
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (time.process_time() + children.ru_utime + children.ru_stime +
+                sum(cpu_seconds(pid) for pid in self.daemon_pids()))
+
+
+def measure(store, name, proto, fn, daemon_pids=list):
     mark = store.mark()
+    cpu = ClientCpu(daemon_pids)
+    cpu0, server0 = cpu.now(), store.cpu_seconds()
     t0 = time.monotonic()
     read = fn()
     seconds = time.monotonic() - t0
-    requests, sent = store.since(mark)
-    return Result(name, seconds, requests, sent, read)
+    cpu1, server1 = cpu.now(), store.cpu_seconds()
+    requests, sent, connections = store.since(mark)
+    return Result(name, proto, seconds, requests, sent, read, connections, cpu1 - cpu0,
+                  server1 - server0)
 
 
 def read_file(path, chunk=1 * MiB):
@@ -190,19 +285,22 @@ def random_reads(path, offsets):
 class Mount:
     """datumfs or rclone mounted over the store; a fresh cache each time unless kept."""
 
-    def __init__(self, kind, datumfs, store, inputs, work, name):
-        self.kind, self.datumfs, self.store, self.inputs = kind, datumfs, store, inputs
-        self.point = os.path.join(work, f"mnt-{kind}-{name}")
-        self.cache = os.path.join(work, f"cache-{kind}-{name}")
+    def __init__(self, kind, datumfs, store, proto, inputs, work, name):
+        self.kind, self.datumfs, self.store, self.proto = kind, datumfs, store, proto
+        self.inputs = inputs
+        self.point = os.path.join(work, f"mnt-{kind}-{name}-{proto}")
+        self.cache = os.path.join(work, f"cache-{kind}-{name}-{proto}")
         os.makedirs(self.point, exist_ok=True)
 
     def __enter__(self):
+        ca = self.store.certs.ca
         if self.kind == "datumfs":
             sh(f"{self.datumfs} mount --inputs {self.inputs} --api /nonexistent "
-               f"--cache-dir {self.cache} {self.point}", stderr=subprocess.DEVNULL)
+               f"--cache-dir {self.cache} --ca-file {ca} {self.point}", stderr=subprocess.DEVNULL)
         else:
             self.proc = subprocess.Popen(["rclone", "mount", ":http:", self.point, "--http-url",
-                              self.store.url(""), "--vfs-cache-mode", "full", "--read-only",
+                              self.store.url("", self.proto), "--ca-cert", ca,
+                              "--vfs-cache-mode", "full", "--read-only",
                               "--cache-dir", self.cache, "--dir-cache-time", "1h"],
                              stderr=subprocess.DEVNULL)
             for _ in range(200):
@@ -210,6 +308,9 @@ class Mount:
                     break
                 time.sleep(0.05)
         return self
+
+    def daemon_pids(self):
+        return pids_serving(self.point) if self.kind == "datumfs" else [self.proc.pid]
 
     def path(self, key):
         # datumfs: <input>/<name>; rclone: the store's own layout under /data/.
@@ -231,15 +332,15 @@ class Mount:
         return self.__enter__()
 
 
-def curl_ranges(store, key, offsets, work):
+def curl_ranges(store, proto, key, offsets, work):
     cfg = os.path.join(work, "curl-ranges.cfg")
     with open(cfg, "w") as f:
         for i, off in enumerate(offsets):
             if i:
                 f.write("next\n")
-            f.write(f'url = "{store.url(key)}"\nrange = {off}-{off + 4095}\n'
+            f.write(f'url = "{store.url(key, proto)}"\nrange = {off}-{off + 4095}\n'
                     f'output = "/dev/null"\n')
-    sh(f"curl -s -K {cfg}")
+    sh(f"curl -s --cacert {store.certs.ca} -K {cfg}")
     return 4096 * len(offsets)
 
 
@@ -278,8 +379,10 @@ def make_data(store, work, quick):
     store.put("d/archive.zip", path=z)
     files = [("d/big.bin", big), ("d/db.sqlite", os.path.getsize(db)),
              ("d/archive.zip", os.path.getsize(z))] + small + mid
-    inputs = os.path.join(work, "inputs.json")
-    write_inputs(inputs, store, "d", files)
+    inputs = {}
+    for proto in PORTS:
+        inputs[proto] = os.path.join(work, f"inputs-{proto}.json")
+        write_inputs(inputs[proto], store, proto, "d", files)
     return {"big": big, "small": small, "mid": mid, "rows": rows, "inputs": inputs}
 
 
@@ -313,103 +416,163 @@ def count_files(root):
     return n
 
 
-def run(datumfs, quick):
-    work = tempfile.mkdtemp(prefix="datumfs-bench-", dir="/var/tmp")
-    store = Store(os.path.join(work, "store")).start()
-    results = []  # (workload, Result)
-    try:
-        d = make_data(store, work, quick)
-        local = store.root  # the same files on local disk
+class Bench:
+    """The selected rows over one protocol after another; results gathered for the ratios."""
+
+    def __init__(self, datumfs, store, data, work, rows):
+        self.datumfs, self.store, self.d, self.work, self.rows = datumfs, store, data, work, rows
+        self.local = store.root  # the same files on local disk
         rng = random.Random(5)
-        offsets = [rng.randrange(0, d["big"] // 4096) * 4096 for _ in range(100)]
-        ids = [rng.randrange(0, d["rows"]) for _ in range(20)]
+        self.offsets = [rng.randrange(0, data["big"] // 4096) * 4096 for _ in range(100)]
+        self.ids = [rng.randrange(0, data["rows"]) for _ in range(20)]
+        self.results = []  # (workload, Result)
 
-        def add(workload, name, fn, before=drop_caches):
-            if before:
-                before()
-            r = measure(store, name, fn)
-            results.append((workload, r))
-            print(f"{workload:28} {name:22} {r.seconds:8.3f} s  {r.requests:6} req  "
-                  f"{r.sent / MiB:9.1f} MiB sent  amp {r.amplification():7.2f}", flush=True)
+    def add(self, workload, name, proto, fn, daemon_pids=list, before=drop_caches):
+        if before:
+            before()
+        r = measure(self.store, name, proto, fn, daemon_pids)
+        self.results.append((workload, r))
+        print(f"{workload:28} {proto:5} {name:18} {r.seconds:8.3f} s  {r.requests:6} req "
+              f"{r.connections:5} conn {r.sent / MiB:9.1f} MiB sent  amp "
+              f"{r.amplification():7.2f}  cpu {r.cpu:6.2f} s  nginx {r.server_cpu:6.2f} s",
+              flush=True)
 
+    def mount(self, kind, proto, name):
+        return Mount(kind, self.datumfs, self.store, proto, self.d["inputs"][proto], self.work,
+                     name)
+
+    def run(self, protos):
+        for i, proto in enumerate(protos):
+            first = i == 0  # warm and local disk rows do not touch the store: once is enough
+            if "seq" in self.rows:
+                self.sequential(proto, first)
+            if "random" in self.rows:
+                self.random(proto, first)
+            self.files(proto, first)
+
+    def sequential(self, proto, first):
+        d, store = self.d, self.store
         seq = f"{d['big'] // MiB} MiB sequential"
-        dl = os.path.join(work, "dl")
+        dl = os.path.join(self.work, "dl")
         os.makedirs(dl, exist_ok=True)
-        add(seq + " cold", "curl (1 stream)",
-            lambda: (sh(f"curl -s -o {dl}/curl.bin {store.url('d/big.bin')}"), d["big"])[1])
-        add(seq + " cold", "aria2c -x8 -s8",
-            lambda: (sh(f"aria2c -q -x8 -s8 -k1M --allow-overwrite=true -d {dl} -o aria.bin "
-                        f"{store.url('d/big.bin')}"), d["big"])[1])
-        add(seq, "local disk", lambda: read_file(f"{local}/d/big.bin"))
+        url, ca = store.url("d/big.bin", proto), store.certs.ca
+        self.add(seq + " cold", "curl (1 stream)", proto,
+                 lambda: (sh(f"curl -s --cacert {ca} -o {dl}/curl.bin {url}"), d["big"])[1])
+        self.add(seq + " cold", "aria2c -x8 -s8", proto,
+                 lambda: (sh(f"aria2c -q -x8 -s8 -k1M --allow-overwrite=true "
+                             f"--ca-certificate={ca} -d {dl} -o aria.bin {url}"), d["big"])[1])
+        if first:
+            self.add(seq, "local disk", proto, lambda: read_file(f"{self.local}/d/big.bin"))
         for kind in ("datumfs", "rclone"):
-            with Mount(kind, datumfs, store, d["inputs"], work, "seq") as m:
-                add(seq + " cold", kind, lambda: read_file(m.path("d/big.bin")))
-                m.remount()
-                add(seq + " warm", kind, lambda: read_file(m.path("d/big.bin")))
-        rnd = "100 random 4 KiB reads"
-        add(rnd + " cold", "curl ranged GETs",
-            lambda: curl_ranges(store, "d/big.bin", offsets, work))
-        add(rnd, "local disk", lambda: random_reads(f"{local}/d/big.bin", offsets))
+            with self.mount(kind, proto, "seq") as m:
+                self.add(seq + " cold", kind, proto, lambda: read_file(m.path("d/big.bin")),
+                         m.daemon_pids)
+                if first:
+                    m.remount()
+                    self.add(seq + " warm", kind, proto, lambda: read_file(m.path("d/big.bin")),
+                             m.daemon_pids)
+
+    def random(self, proto, first):
+        rnd, offsets = "100 random 4 KiB reads", self.offsets
+        self.add(rnd + " cold", "curl ranged GETs", proto,
+                 lambda: curl_ranges(self.store, proto, "d/big.bin", offsets, self.work))
+        if first:
+            self.add(rnd, "local disk", proto,
+                     lambda: random_reads(f"{self.local}/d/big.bin", offsets))
         for kind in ("datumfs", "rclone"):
-            with Mount(kind, datumfs, store, d["inputs"], work, "rnd") as m:
-                add(rnd + " cold", kind, lambda: random_reads(m.path("d/big.bin"), offsets))
-                m.remount()
-                add(rnd + " warm", kind, lambda: random_reads(m.path("d/big.bin"), offsets))
+            with self.mount(kind, proto, "rnd") as m:
+                self.add(rnd + " cold", kind, proto,
+                         lambda: random_reads(m.path("d/big.bin"), offsets), m.daemon_pids)
+                if first:
+                    m.remount()
+                    self.add(rnd + " warm", kind, proto,
+                             lambda: random_reads(m.path("d/big.bin"), offsets), m.daemon_pids)
+
+    def files(self, proto, first):
+        """find, many files, sqlite and zip: one mount (a cold cache) for all of them."""
+        d, ids = self.d, self.ids
         mids = [k for k, _ in d["mid"]]
         smalls = [k for k, _ in d["small"]]
-        work_mid = f"{len(mids)} x 1 MiB files in order"
-        work_small = f"{len(smalls)} x 4 KiB, 16 readers"
-        work_find = f"find over {len(smalls) + len(mids) + 3} files"
-        work_sql = "sqlite: 20 point queries"
-        work_zip = "zip: list + extract 1"
-        add(work_mid, "local disk", lambda: sum(read_file(f"{local}/{k}") for k in mids))
-        add(work_small, "local disk", lambda: parallel_read([f"{local}/{k}" for k in smalls]))
-        add(work_find, "local disk", lambda: count_files(f"{local}/d"))
-        add(work_sql, "local disk", lambda: sqlite_query(f"{local}/d/db.sqlite", ids))
-        add(work_zip, "local disk", lambda: zip_list_and_extract(f"{local}/d/archive.zip"))
+        rows = {
+            "find": (f"find over {len(smalls) + len(mids) + 3} files",
+                     lambda root: count_files(f"{root}/d")),
+            "mid": (f"{len(mids)} x 1 MiB files in order",
+                    lambda root: sum(read_file(f"{root}/{k}") for k in mids)),
+            "small": (f"{len(smalls)} x 4 KiB, 16 readers",
+                      lambda root: parallel_read([f"{root}/{k}" for k in smalls])),
+            "sqlite": ("sqlite: 20 point queries",
+                       lambda root: sqlite_query(f"{root}/d/db.sqlite", ids)),
+            "zip": ("zip: list + extract 1",
+                    lambda root: zip_list_and_extract(f"{root}/d/archive.zip")),
+        }
+        chosen = [(w, fn) for row, (w, fn) in rows.items() if row in self.rows]
+        if not chosen:
+            return
+        if first:
+            for workload, fn in chosen:
+                self.add(workload, "local disk", proto, lambda: fn(self.local))
         for kind in ("datumfs", "rclone"):
-            with Mount(kind, datumfs, store, d["inputs"], work, "files") as m:
-                add(work_find, kind, lambda: count_files(m.path("d")))
-                add(work_mid, kind, lambda: sum(read_file(m.path(k)) for k in mids))
-                add(work_small, kind, lambda: parallel_read([m.path(k) for k in smalls]))
-                add(work_sql, kind, lambda: sqlite_query(m.path("d/db.sqlite"), ids))
-                add(work_zip, kind, lambda: zip_list_and_extract(m.path("d/archive.zip")))
+            with self.mount(kind, proto, "files") as m:
+                for workload, fn in chosen:
+                    self.add(workload, kind, proto, lambda: fn(m.point), m.daemon_pids)
+
+
+def run(datumfs, quick, protos, rows):
+    work = tempfile.mkdtemp(prefix="datumfs-bench-", dir="/var/tmp")
+    store = Store(os.path.join(work, "store")).start()
+    try:
+        bench = Bench(datumfs, store, make_data(store, work, quick), work, rows)
+        bench.run(protos)
     finally:
         store.stop()
         subprocess.run(f"umount -l {work}/mnt-* 2>/dev/null", shell=True)
         shutil.rmtree(work, ignore_errors=True)
-    print_ratios(results)
+    print_ratios(bench.results)
 
 
 def print_ratios(results):
     print("\n== datumfs against its peers (time ratio: peer / datumfs; > 1 means datumfs is "
-          "faster)")
+          "faster); client CPU seconds per GiB read")
     by = {}
     for workload, r in results:
         by.setdefault(workload.replace(" cold", "").replace(" warm", ""), []).append((workload, r))
     for base, rows in by.items():
         ours = [(w, r) for w, r in rows if r.name == "datumfs"]
         for w, r in ours:
-            # The same workload (cold against cold, warm against warm), and local disk.
+            # The same workload and protocol (cold against cold, warm against warm), and local
+            # disk.
             peers = [p for pw, p in rows if p.name != "datumfs" and
-                     (pw == w or p.name == "local disk")]
-            ratio = ", ".join(f"{p.name} {p.seconds / r.seconds:.2f}x" for p in peers
+                     ((pw == w and p.proto == r.proto) or p.name == "local disk")]
+            ratio = ", ".join(f"{p.name} {p.seconds / r.seconds:.2f}x "
+                              f"({p.cpu_per_gib(p.cpu):.1f} CPU s/GiB)" for p in peers
                               if r.seconds > 0)
-            print(f"{w:34} datumfs {r.seconds:7.3f} s, amp {r.amplification():5.2f}, "
-                  f"{r.requests} req | {ratio}")
+            print(f"{w:34} {r.proto:5} datumfs {r.seconds:7.3f} s, amp "
+                  f"{r.amplification():5.2f}, {r.requests} req, {r.connections} conn, "
+                  f"{r.cpu_per_gib(r.cpu):.1f} CPU s/GiB | {ratio}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("datumfs", nargs="?", default="build/src/datumfs")
     ap.add_argument("--quick", action="store_true", help="smaller data (a minute, not ten)")
+    ap.add_argument("--tls", action="store_true", help="every row over HTTPS (--proto https)")
+    ap.add_argument("--proto", default=None,
+                    help="protocols to run the rows over, in order: http, https, h2 "
+                         "(default http)")
+    ap.add_argument("--rows", default=",".join(ROWS),
+                    help=f"which rows (default all): {', '.join(ROWS)}")
     args = ap.parse_args()
+    protos = (args.proto or ("https" if args.tls else "http")).split(",")
+    rows = args.rows.split(",")
+    for name, given, known in (("protocol", protos, PORTS), ("row", rows, ROWS)):
+        if unknown := [x for x in given if x not in known]:
+            sys.exit(f"bench.py: unknown {name} {', '.join(unknown)} (known: {', '.join(known)})")
     if os.geteuid() != 0:
         sys.exit("bench.py: run as root (network namespace, mounts, drop_caches)")
-    for tool in ("curl", "aria2c", "rclone", "nginx", "tc"):
+    for tool in ("curl", "aria2c", "rclone", "nginx", "tc", "openssl"):
         if not shutil.which(tool):
             sys.exit(f"bench.py: {tool} is not installed (see the docstring)")
-    run(os.path.abspath(args.datumfs), args.quick)
+    run(os.path.abspath(args.datumfs), args.quick, protos, rows)
 
 
 if __name__ == "__main__":

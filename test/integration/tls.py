@@ -35,13 +35,15 @@ def _server(cwd, name, ca, alt_names, days):
 class Certs:
     """ca: the CA file to trust. good / wrong_host / expired / other_ca: (cert, key) pairs."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, more_ips=()):
+        """more_ips: addresses the good certificate also names (the benchmark's store)."""
         os.makedirs(directory, exist_ok=True)
         _ca(directory, "ca")
         _ca(directory, "other-ca")
         self.ca = os.path.join(directory, "ca.pem")
         local = "IP:127.0.0.1,IP:::1,DNS:localhost"
-        self.good = _server(directory, "store", "ca", local, 2)
+        self.good = _server(directory, "store", "ca",
+                            ",".join([local] + [f"IP:{ip}" for ip in more_ips]), 2)
         self.wrong_host = _server(directory, "wrong-host", "ca", "DNS:store.invalid", 2)
         self.expired = _server(directory, "expired", "ca", local, -1)
         self.other_ca = _server(directory, "other", "other-ca", local, 2)
