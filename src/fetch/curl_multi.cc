@@ -232,6 +232,9 @@ CurlFetcher::CurlFetcher(const FetchOptions& options)
     : options_(options), share_(curl_share_init()), multi_(curl_multi_init()) {
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
+  // Keep idle connections for reuse: libcurl's default cache (4 per easy handle added right
+  // now) shrinks whenever few requests run, and closing connections means new handshakes.
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 4 * options_.max_host_connections);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -293,6 +296,10 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  // HTTP/1.1 even where the store offers HTTP/2 (libcurl's default for https): multiplexing a
+  // stream's parallel ranges onto one connection was slower and cost more CPU, and small files
+  // gained nothing over kept-alive connections (doc/benchmarks.md, "HTTP/2").
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   // Only http and https, for the URL and for any redirect: never file://, gopher://, dict://.
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -14,7 +14,7 @@ import time
 
 SECRET = "datumfs-test-secret"
 LOG_FORMAT = ('$request_method $uri $status $body_bytes_sent "$http_range" $connection '
-              '$msec $request_time $ssl_protocol $ssl_session_reused')
+              '$msec $request_time $ssl_protocol $ssl_session_reused $server_protocol')
 
 CONF = """
 daemon off;
@@ -94,13 +94,15 @@ def free_port():
 
 class Store:
     def __init__(self, directory, rate_per_connection=None, ranges=True, tls=None,
-                 keepalive=True):
+                 keepalive=True, http2=False):
         """rate_per_connection: nginx's limit_rate ("20m"), to make transfers take a while.
         ranges=False: a server that ignores Range (200 with the whole body: max_ranges 0).
         tls: (certificate, key) files: HTTPS with them (tls.Certs makes some).
-        keepalive=False: a new connection for every request (keepalive_timeout 0)."""
+        keepalive=False: a new connection for every request (keepalive_timeout 0).
+        http2: offer HTTP/2 too (ALPN; needs tls), as GCS and Azure Blob do."""
         self.keepalive = "" if keepalive else "keepalive_timeout 0;"
         self.tls = tls
+        self.http2 = http2
         self.scheme = "https" if tls else "http"
         self.dir = directory
         self.limit = f"limit_rate {rate_per_connection};" if rate_per_connection else ""
@@ -121,7 +123,8 @@ class Store:
                 f.write(CONF.format(dir=self.dir, port=self.port, secret=SECRET,
                                     log_format=LOG_FORMAT, limit=self.limit,
                                     keepalive=self.keepalive,
-                                    ssl=" ssl" if self.tls else "",
+                                    ssl=(" ssl" if self.tls else "") +
+                                        (" http2" if self.http2 else ""),
                                     certificate=(f"ssl_certificate {self.tls[0]}; "
                                                  f"ssl_certificate_key {self.tls[1]}; "
                                                  "ssl_protocols TLSv1.2 TLSv1.3; "
@@ -195,15 +198,16 @@ class Store:
             lines = f.read().splitlines()
         out = []
         for line in lines:
-            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)" (\d+) ([\d.]+) ([\d.]+) (\S+) (\S+)',
-                         line)
+            m = re.match(r'(\S+) (\S+) (\d+) (\d+) "(.*)" (\d+) ([\d.]+) ([\d.]+) (\S+) (\S+) '
+                         r'(\S+)', line)
             if m:
                 end = float(m[7])
                 out.append({"method": m[1], "uri": m[2], "status": int(m[3]),
                             "body_bytes": int(m[4]), "range": m[5], "connection": int(m[6]),
                             "start": end - float(m[8]), "end": end,
                             "tls": m[9] if m[9] != "-" else None,  # TLSv1.3, or None
-                            "session_reused": m[10] == "r"})
+                            "session_reused": m[10] == "r",
+                            "protocol": m[11]})  # HTTP/1.1, HTTP/2.0
         return out
 
     def bytes_sent(self, since=0):

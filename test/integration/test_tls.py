@@ -85,6 +85,28 @@ def test_connections_and_tls_sessions_are_reused(mounts, tmp_path, certs):
             store.stop()
 
 
+def test_http1_even_where_the_store_offers_http2(mounts, tmp_path, certs):
+    """GCS and Azure Blob offer HTTP/2. datumfs keeps to HTTP/1.1 over several connections
+    (doc/benchmarks.md, "HTTP/2": multiplexing a stream's parallel ranges onto one connection
+    cost time and CPU, and small files gained nothing)."""
+    store = Store(str(tmp_path / "h2-store"), tls=certs.good, http2=True).start()
+    try:
+        files = make_files(7)
+        inputs = tmp_path / "inputs.json"
+        write_inputs(inputs, store, {"s": list(files.items())})
+        mnt = mounts.mount(inputs, args=["--ca-file", certs.ca])
+        before = store.mark()
+        for name, data in files.items():
+            with open(os.path.join(mnt, "s", name), "rb") as f:
+                assert f.read() == data, name
+        requests = store.requests(since=before)
+        assert len(requests) > 3  # big.bin's parallel ranges too
+        assert {r["protocol"] for r in requests} == {"HTTP/1.1"}, requests
+        assert len({r["connection"] for r in requests}) > 1  # the ranges ran side by side
+    finally:
+        store.stop()
+
+
 def test_a_ca_file_that_is_no_bundle_is_a_usage_error(mounts, tmp_path, https_store, certs):
     files = make_files(3)
     inputs = tmp_path / "inputs.json"
