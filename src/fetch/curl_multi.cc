@@ -209,7 +209,7 @@ class CurlFetcher final : public Fetcher {
   int PollTimeoutMs() const;
 
   const FetchOptions options_;
-  CURLSH* share_;  // TLS sessions of every easy handle (all on the fetch thread: no locks)
+  CURLSH* share_;  // TLS sessions and DNS of every easy handle (one fetch thread: no locks)
   CURLM* multi_;
   std::mutex mu_;  // guards queue_ and stopping_
   std::deque<std::unique_ptr<Transfer>> queue_;
@@ -231,6 +231,7 @@ class CurlFetcher final : public Fetcher {
 CurlFetcher::CurlFetcher(const FetchOptions& options)
     : options_(options), share_(curl_share_init()), multi_(curl_multi_init()) {
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
   // Keep idle connections for reuse: libcurl's default cache (4 per easy handle added right
   // now) shrinks whenever few requests run, and closing connections means new handshakes.
