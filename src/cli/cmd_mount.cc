@@ -26,6 +26,7 @@
 #include "datumfs/stats.h"
 #include "datumfs/tree.h"
 #include "datumfs/units.h"
+#include "datumfs/url_refresher.h"
 
 namespace datumfs {
 namespace {

@@ -39,7 +39,7 @@ std::vector<ByteRange> Coalesce(const std::vector<ByteRange>& ranges, uint64_t g
   return out;
 }
 
-bool Reader::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
+bool ReadPath::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
   ByteRange want = fill.range->range;
   fill.buffer.assign(want.length, '\0');
   for (const ByteRange& part : Complement(want, gaps)) {
@@ -50,7 +50,7 @@ bool Reader::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
   return true;
 }
 
-void Reader::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+void ReadPath::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                   Clock::time_point deadline, int attempt) {
   auto fill = std::make_shared<datumfs::FillState>();
   fill->file = file;
@@ -94,7 +94,7 @@ void Reader::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<R
   FetchParts(fill);
 }
 
-void Reader::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
+void ReadPath::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
   fill->pending = fill->parts.size();
   // A part that is the whole range becomes the buffer as it is; others are copied into one.
   bool whole = fill->parts.size() == 1 && fill->parts[0] == fill->range->range;
@@ -102,7 +102,7 @@ void Reader::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
   for (const ByteRange& part : fill->parts) FetchPart(fill, part, false, "");
 }
 
-FileUrl Reader::UrlOf(NodeId node) const {
+FileUrl ReadPath::UrlOf(NodeId node) const {
   RemoteFileInfo info = tree_.remote(node);
   const Input& input = tree_.inputs()[info.input_index];
   std::string path = tree_.Path(node);
@@ -110,7 +110,7 @@ FileUrl Reader::UrlOf(NodeId node) const {
                  std::string(info.url)};
 }
 
-RangeRequest Reader::RequestFor(const FillState& fill, ByteRange part,
+RangeRequest ReadPath::RequestFor(const FillState& fill, ByteRange part,
                                 const std::string& url) const {
   RangeRequest request;
   request.url = url;
@@ -122,7 +122,7 @@ RangeRequest Reader::RequestFor(const FillState& fill, ByteRange part,
   return request;
 }
 
-void Reader::FetchPart(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
+void ReadPath::FetchPart(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
                        bool after_refusal, const std::string& refused_url) {
   auto submit = [this, fill, part, after_refusal](const Status& resolved, const std::string& url) {
     if (!resolved.ok()) return PartDone(fill, part, resolved, "");
@@ -136,7 +136,7 @@ void Reader::FetchPart(const std::shared_ptr<datumfs::FillState>& fill, ByteRang
   refresher_->Resolve(UrlOf(fill->file->node_), after_refusal ? &refused_url : nullptr, submit);
 }
 
-void Reader::PartFetched(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
+void ReadPath::PartFetched(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
                          bool after_refusal, const std::string& url, const Status& status,
                          std::string&& body) {
   if (status.errno_value() == EACCES && refresher_ && !after_refusal) {
@@ -149,11 +149,11 @@ void Reader::PartFetched(const std::shared_ptr<datumfs::FillState>& fill, ByteRa
     }
     return FetchFromStream(fill, part, after_refusal, url);
   }
-  if (status.ok()) NoteFetched(fill->file->node_, part.length);
+  if (status.ok()) through_.NoteFetched(fill->file->node_, part.length);
   PartDone(fill, part, status, std::move(body));
 }
 
-void Reader::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
+void ReadPath::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
                       const Status& status, std::string&& body) {
   std::lock_guard<std::mutex> lock(fill->mu);
   if (status.ok() && part == fill->range->range) {
@@ -167,7 +167,7 @@ void Reader::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange
 }
 
 // REQUIRES: fill->mu held, every part done.
-void Reader::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
+void ReadPath::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
   const std::string& key = fill->file->key_;
   if (!fill->status.ok()) {
     Complete(fill->file, fill->range, fill->status, {});
@@ -187,7 +187,7 @@ void Reader::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
                [this, node, key] { MaybeQueueVerify(node, key); });
 }
 
-void Reader::WriteToCache(const std::string& key, std::shared_ptr<const Range> range,
+void ReadPath::WriteToCache(const std::string& key, std::shared_ptr<const Range> range,
                           std::vector<ByteRange> parts, bool release_claims,
                           std::function<void()> after) {
   writer_->Post([this, key, range, parts, release_claims, after] {
@@ -203,7 +203,7 @@ void Reader::WriteToCache(const std::string& key, std::shared_ptr<const Range> r
 // Every 10 ms, ranges that others were fetching are tried again: by then the bytes are
 // usually in the cache, or the claim has gone and this reader takes it. Parts waiting on a
 // whole-object download past their deadline fail.
-void Reader::WaitLoop() {
+void ReadPath::WaitLoop() {
   std::unique_lock<std::mutex> lock(wait_mu_);
   while (!stopping_) {
     wait_cv_.wait_for(lock, std::chrono::milliseconds(10));
@@ -219,7 +219,7 @@ void Reader::WaitLoop() {
   }
 }
 
-void Reader::Stop() {
+void ReadPath::Stop() {
   std::vector<Wait> waits;
   {
     std::lock_guard<std::mutex> lock(wait_mu_);

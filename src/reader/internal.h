@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "datumfs/reader.h"
-#include "reader/coverage.h"
+#include "reader/read_path.h"
 #include "reader/readahead_policy.h"
 
 namespace datumfs {
@@ -89,16 +89,6 @@ class OpenFile {
   ByteRange failed_;                                 // guarded by mu_
   Status failed_status_;                             // guarded by mu_
   std::chrono::steady_clock::time_point failed_at_;  // guarded by mu_
-};
-
-// How far a file has been read through this mount, for its "fetched 28.9 kB in 0.2 s" line.
-// Per file, not per open: with the page cache kept across opens, a second open that reads a
-// file through reaches the daemon only for what the first did not read.
-struct ReadThrough {
-  explicit ReadThrough(uint64_t size) : coverage(size) {}
-  Coverage coverage;
-  std::chrono::steady_clock::time_point first_read = std::chrono::steady_clock::now();
-  uint64_t fetched_bytes = 0;  // from the store
 };
 
 // A range being assembled: what the cache had, copied in at once, plus the parts fetched.

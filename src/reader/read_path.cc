@@ -1,4 +1,4 @@
-#include "datumfs/reader.h"
+#include "reader/read_path.h"
 
 #include <spdlog/spdlog.h>
 
@@ -13,14 +13,14 @@
 
 namespace datumfs {
 
-Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresher* refresher,
+ReadPath::ReadPath(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresher* refresher,
                const ReaderOptions& options)
     : tree_(tree),
       fetcher_(fetcher),
       cache_(cache),
       refresher_(refresher),
       budget_(std::make_shared<ByteBudget>(options.readahead_budget)),
-      through_done_(tree.node_count(), false),
+      through_(tree.node_count()),
       options_(options) {
   if (cache_) {
     writer_ = std::make_unique<SerialQueue>();
@@ -29,15 +29,15 @@ Reader::Reader(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresh
   waiter_ = std::thread([this] { WaitLoop(); });
 }
 
-Reader::~Reader() { Stop(); }
+ReadPath::~ReadPath() { Stop(); }
 
-std::string Reader::KeyOf(NodeId node) const {
+std::string ReadPath::KeyOf(NodeId node) const {
   if (!cache_) return "";
   RemoteFileInfo info = tree_.remote(node);
   return BlockCache::KeyFor(info.datum_id, info.url, tree_.size(node));
 }
 
-std::shared_ptr<OpenFile> Reader::Open(NodeId node, bool bulk) {
+std::shared_ptr<OpenFile> ReadPath::Open(NodeId node, bool bulk) {
   ReadaheadOptions readahead;
   uint64_t max_window = bulk ? options_.bulk_max_readahead : options_.max_readahead;
   readahead.max_window = std::max(max_window, readahead.initial_window);
@@ -45,12 +45,12 @@ std::shared_ptr<OpenFile> Reader::Open(NodeId node, bool bulk) {
   return std::make_shared<OpenFile>(node, KeyOf(node), readahead, bulk);
 }
 
-ReaderCounters Reader::counters() const {
+ReaderCounters ReadPath::counters() const {
   return ReaderCounters{reads_.load(), bytes_read_.load(), read_errors_.load(),
-                        files_read_.load()};
+                        through_.files_read()};
 }
 
-uint64_t Reader::CachedBytes(NodeId node) const {
+uint64_t ReadPath::CachedBytes(NodeId node) const {
   const uint64_t size = tree_.size(node);
   if (!cache_ || size == 0) return 0;
   uint64_t missing = 0;
@@ -58,63 +58,14 @@ uint64_t Reader::CachedBytes(NodeId node) const {
   return size - missing;
 }
 
-bool Reader::NoteRead(NodeId node, uint64_t offset, uint64_t length) {
-  std::lock_guard<std::mutex> lock(through_mu_);
-  if (through_done_[node]) return false;
-  auto it = through_.find(node);
-  if (it == through_.end()) {
-    // Drop ids whose entries are gone from the front, then the oldest entry if too many.
-    while (!through_order_.empty() && !through_.count(through_order_.front())) {
-      through_order_.pop_front();
-    }
-    if (through_.size() >= kMaxFollowed) {
-      through_.erase(through_order_.front());
-      through_order_.pop_front();
-    }
-    it = through_.emplace(node, std::make_unique<ReadThrough>(tree_.size(node))).first;
-    through_order_.push_back(node);
-  }
-  ReadThrough& state = *it->second;
-  bool through = state.coverage.Add(offset, length);
-  if (state.coverage.given_up()) {
-    through_done_[node] = true;
-    through_.erase(it);
-  }
-  return through;
+void ReadPath::LogReadThrough(NodeId node) {
+  std::optional<ReadThroughLog::Through> through = through_.Finish(node);
+  if (!through) return;
+  std::string name = options_.mountpoint + "/" + tree_.Path(node);
+  spdlog::info("{}", ReadThroughLog::Line(name, tree_.size(node), *through));
 }
 
-void Reader::NoteFetched(NodeId node, uint64_t bytes) {
-  std::lock_guard<std::mutex> lock(through_mu_);
-  auto it = through_.find(node);
-  if (it != through_.end()) it->second->fetched_bytes += bytes;
-}
-
-void Reader::LogReadThrough(NodeId node) {
-  std::unique_ptr<ReadThrough> state;
-  {
-    std::lock_guard<std::mutex> lock(through_mu_);
-    auto it = through_.find(node);
-    if (it == through_.end()) return;
-    state = std::move(it->second);
-    through_.erase(it);
-    through_done_[node] = true;
-  }
-  ++files_read_;
-  const double seconds = std::chrono::duration<double>(Clock::now() - state->first_read).count();
-  const uint64_t size = tree_.size(node);
-  const uint64_t fetched = state->fetched_bytes;
-  const std::string name = options_.mountpoint + "/" + tree_.Path(node);
-  if (fetched == 0) {
-    spdlog::info("{}: cached {} in {:.1f} s", name, HumanBytes(size), seconds);
-  } else if (fetched < size) {
-    spdlog::info("{}: fetched {} in {:.1f} s ({} cached)", name, HumanBytes(fetched), seconds,
-                 HumanBytes(size - fetched));
-  } else {
-    spdlog::info("{}: fetched {} in {:.1f} s", name, HumanBytes(fetched), seconds);
-  }
-}
-
-void Reader::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done) {
+void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done) {
   ++reads_;
   const uint64_t file_size = tree_.size(file->node_);
   if (offset >= file_size || size == 0) {
@@ -122,7 +73,7 @@ void Reader::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, 
     return;
   }
   size = static_cast<size_t>(std::min<uint64_t>(size, file_size - offset));
-  if (NoteRead(file->node_, offset, size)) {  // the file's last unread bytes: log once they are
+  if (through_.NoteRead(file->node_, file_size, offset, size)) {  // the file's last unread bytes: log once they are
     // Logged before the reply, so that the line is there when the program sees the bytes.
     done = [this, node = file->node_, inner = std::move(done)](const Status& status,
                                                                std::string_view bytes) {
@@ -178,7 +129,7 @@ void Reader::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, 
 }
 
 // REQUIRES: file.mu_ held.
-std::vector<std::shared_ptr<Range>> Reader::StartAhead(OpenFile& file, uint64_t read_end,
+std::vector<std::shared_ptr<Range>> ReadPath::StartAhead(OpenFile& file, uint64_t read_end,
                                                        uint64_t file_size) {
   std::vector<std::shared_ptr<Range>> started;
   {
@@ -194,7 +145,7 @@ std::vector<std::shared_ptr<Range>> Reader::StartAhead(OpenFile& file, uint64_t 
 
 // Forgets ready ranges the reader has left behind, and all but the newest few of the others
 // that do not lie ahead of it. REQUIRES: file.mu_ held.
-void Reader::Prune(OpenFile& file, uint64_t offset) {
+void ReadPath::Prune(OpenFile& file, uint64_t offset) {
   auto& rs = file.ranges_;
   // A straggler from behind (kernel read-ahead reorders a little) finds them in the cache.
   std::erase_if(rs, [&](const auto& r) { return r->ready && r->range.end() <= offset; });
@@ -209,7 +160,7 @@ void Reader::Prune(OpenFile& file, uint64_t offset) {
 }
 
 // Publishes the range's bytes (or forgets it on error) and replies to everyone waiting on it.
-void Reader::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+void ReadPath::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                       const Status& status, std::string&& data) {
   std::vector<Waiter> waiters;
   {

@@ -11,12 +11,12 @@
 
 namespace datumfs {
 
-bool Reader::IgnoresRange(NodeId node) {
+bool ReadPath::IgnoresRange(NodeId node) {
   std::lock_guard<std::mutex> lock(streams_mu_);
   return ignores_range_.count(node) != 0;
 }
 
-void Reader::FetchFromStream(const std::shared_ptr<FillState>& fill, ByteRange part,
+void ReadPath::FetchFromStream(const std::shared_ptr<FillState>& fill, ByteRange part,
                              bool after_refusal, const std::string& url) {
   FetchDone done = [this, fill, part, after_refusal, url](const Status& status,
                                                           std::string&& body) {
@@ -36,7 +36,7 @@ void Reader::FetchFromStream(const std::shared_ptr<FillState>& fill, ByteRange p
 
 // Subscribes `part` to the file's running download, or to a new one if `may_start`. False if
 // there is none, or it has gone past the part.
-bool Reader::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part,
+bool ReadPath::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part,
                         const std::string& url, const FetchDone& done, bool may_start) {
   const NodeId node = fill->file->node_;
   std::shared_ptr<ObjectStream> stream;
@@ -60,14 +60,14 @@ bool Reader::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part,
 
 // Reads the object from its start up to the end of `part`, on a connection of its own: for a
 // part the shared download has gone past and that is not in the cache.
-void Reader::FetchAlone(const std::shared_ptr<FillState>& fill, ByteRange part,
+void ReadPath::FetchAlone(const std::shared_ptr<FillState>& fill, ByteRange part,
                         const std::string& url, const FetchDone& done) {
   RangeRequest request = RequestFor(*fill, part, url);
   request.whole_body_ok = true;
   fetcher_.Submit(std::move(request), done);
 }
 
-std::shared_ptr<ObjectStream> Reader::MakeStream(const std::shared_ptr<OpenFile>& file) {
+std::shared_ptr<ObjectStream> ReadPath::MakeStream(const std::shared_ptr<OpenFile>& file) {
   ObjectStream::ChunkSink to_cache;
   if (cache_) {
     const uint64_t size = tree_.size(file->node_);
@@ -86,7 +86,7 @@ std::shared_ptr<ObjectStream> Reader::MakeStream(const std::shared_ptr<OpenFile>
                                         std::move(to_cache));
 }
 
-void Reader::StartStream(NodeId node, const std::string& url,
+void ReadPath::StartStream(NodeId node, const std::string& url,
                          const std::shared_ptr<ObjectStream>& stream) {
   const uint64_t size = tree_.size(node);
   spdlog::info("{}/{}: the server ignores Range; downloading the whole file once",
@@ -114,7 +114,7 @@ void Reader::StartStream(NodeId node, const std::string& url,
   });
 }
 
-void Reader::ExpireStreamWaits() {
+void ReadPath::ExpireStreamWaits() {
   std::vector<std::shared_ptr<ObjectStream>> streams;
   {
     std::lock_guard<std::mutex> lock(streams_mu_);

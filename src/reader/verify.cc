@@ -35,7 +35,7 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
-void Reader::MaybeQueueVerify(NodeId node, const std::string& key) {
+void ReadPath::MaybeQueueVerify(NodeId node, const std::string& key) {
   if (tree_.remote(node).checksum_type == ChecksumType::kNone) return;
   {
     std::lock_guard<std::mutex> lock(wait_mu_);
@@ -46,7 +46,7 @@ void Reader::MaybeQueueVerify(NodeId node, const std::string& key) {
   if (verify_started_.insert(node).second) to_verify_.emplace_back(node, key);
 }
 
-void Reader::Verify(NodeId node, const std::string& key) {
+void ReadPath::Verify(NodeId node, const std::string& key) {
   RemoteFileInfo info = tree_.remote(node);
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), Digest(info.checksum_type), nullptr);

@@ -7,6 +7,7 @@
 
 #include "reader/coverage.h"
 #include "reader/object_stream.h"
+#include "reader/read_through_log.h"
 #include "reader/readahead_policy.h"
 
 namespace datumfs {
@@ -259,6 +260,52 @@ TEST_SUITE("coverage") {
     for (uint64_t i = 0; i < 1000; ++i) CHECK_FALSE(scattered.Add(i * 1024 + 512, 512));
     CHECK_FALSE(scattered.Add(0, 1 << 20));
     CHECK_FALSE(gap.given_up());
+  }
+}
+
+TEST_SUITE("read-through log") {
+  TEST_CASE("a file is through once, across opens, with what was fetched of it") {
+    ReadThroughLog log(4);
+    CHECK_FALSE(log.NoteRead(1, 1000, 0, 600));
+    log.NoteFetched(1, 600);
+    CHECK(log.NoteRead(1, 1000, 600, 400));  // a second open reads the rest
+    std::optional<ReadThroughLog::Through> t = log.Finish(1);
+    REQUIRE(t);
+    CHECK(t->fetched_bytes == 600);
+    CHECK(t->seconds >= 0);
+    CHECK(log.files_read() == 1);
+    CHECK_FALSE(log.NoteRead(1, 1000, 0, 1000));  // logged once per mount
+    CHECK_FALSE(log.Finish(1));
+    CHECK(log.files_read() == 1);
+  }
+
+  TEST_CASE("at most max_followed files: the oldest is forgotten, and never logged") {
+    ReadThroughLog log(8, 2);
+    CHECK_FALSE(log.NoteRead(1, 100, 0, 50));
+    CHECK_FALSE(log.NoteRead(2, 100, 0, 50));
+    CHECK_FALSE(log.NoteRead(3, 100, 0, 50));  // forgets 1
+    CHECK(log.NoteRead(2, 100, 50, 50));
+    CHECK(log.Finish(2));
+    CHECK(log.NoteRead(3, 100, 50, 50));
+    CHECK(log.Finish(3));
+    CHECK_FALSE(log.NoteRead(1, 100, 50, 50));  // followed anew from here: 0-50 unknown
+    CHECK(log.NoteRead(1, 100, 0, 50));
+    CHECK(log.Finish(1));
+    CHECK(log.files_read() == 3);
+  }
+
+  TEST_CASE("a scattered reader is given up on for good") {
+    ReadThroughLog log(2);
+    for (uint64_t i = 0; i < 1000; ++i) CHECK_FALSE(log.NoteRead(1, 1 << 20, i * 1024, 512));
+    CHECK_FALSE(log.NoteRead(1, 1 << 20, 0, 1 << 20));
+    CHECK_FALSE(log.Finish(1));
+  }
+
+  TEST_CASE("the line says fetched, cached, or both") {
+    CHECK(ReadThroughLog::Line("/m/a", 2000, {2000, 0.25}) == "/m/a: fetched 2.0 kB in 0.2 s");
+    CHECK(ReadThroughLog::Line("/m/a", 2000, {0, 1.0}) == "/m/a: cached 2.0 kB in 1.0 s");
+    CHECK(ReadThroughLog::Line("/m/a", 2000, {500, 1.0}) ==
+          "/m/a: fetched 500 B in 1.0 s (1.5 kB cached)");
   }
 }
 

@@ -1,0 +1,71 @@
+#include "reader/read_through_log.h"
+
+#include <fmt/format.h>
+
+#include "datumfs/units.h"
+
+namespace datumfs {
+
+ReadThroughLog::ReadThroughLog(size_t node_count, size_t max_followed)
+    : max_followed_(max_followed), done_(node_count, false) {}
+
+void ReadThroughLog::MakeRoom() {
+  // Drop ids whose entries are gone from the front, then the oldest entry if too many.
+  while (!order_.empty() && !followed_.count(order_.front())) order_.pop_front();
+  if (followed_.size() >= max_followed_ && !order_.empty()) {
+    followed_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+bool ReadThroughLog::NoteRead(NodeId node, uint64_t size, uint64_t offset, uint64_t length) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (done_[node]) return false;
+  auto it = followed_.find(node);
+  if (it == followed_.end()) {
+    MakeRoom();
+    it = followed_.emplace(node, std::make_unique<Followed>(size)).first;
+    order_.push_back(node);
+  }
+  Followed& file = *it->second;
+  const bool through = file.coverage.Add(offset, length);
+  if (file.coverage.given_up()) {
+    done_[node] = true;
+    followed_.erase(it);
+  }
+  return through;
+}
+
+void ReadThroughLog::NoteFetched(NodeId node, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = followed_.find(node);
+  if (it != followed_.end()) it->second->fetched_bytes += bytes;
+}
+
+std::optional<ReadThroughLog::Through> ReadThroughLog::Finish(NodeId node) {
+  std::unique_ptr<Followed> file;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = followed_.find(node);
+    if (it == followed_.end()) return std::nullopt;
+    file = std::move(it->second);
+    followed_.erase(it);
+    done_[node] = true;
+  }
+  ++files_read_;
+  return Through{file->fetched_bytes,
+                 std::chrono::duration<double>(Clock::now() - file->first_read).count()};
+}
+
+std::string ReadThroughLog::Line(const std::string& name, uint64_t size, const Through& t) {
+  if (t.fetched_bytes == 0) {
+    return fmt::format("{}: cached {} in {:.1f} s", name, HumanBytes(size), t.seconds);
+  }
+  if (t.fetched_bytes < size) {
+    return fmt::format("{}: fetched {} in {:.1f} s ({} cached)", name,
+                       HumanBytes(t.fetched_bytes), t.seconds, HumanBytes(size - t.fetched_bytes));
+  }
+  return fmt::format("{}: fetched {} in {:.1f} s", name, HumanBytes(t.fetched_bytes), t.seconds);
+}
+
+}  // namespace datumfs
