@@ -88,6 +88,7 @@ void ReadPath::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr
     std::lock_guard<std::mutex> lock(wait_mu_);
     if (!stopping_) {
       waits_.push_back(Wait{file, range, deadline});
+      wait_cv_.notify_one();
       return;
     }
   }
@@ -200,20 +201,22 @@ void ReadPath::WriteToCache(const std::string& key, std::shared_ptr<const Range>
   });
 }
 
-// Every 10 ms, ranges that others were fetching are tried again: by then the bytes are
-// usually in the cache, or the claim has gone and this reader takes it. Parts waiting on a
-// whole-object download past their deadline fail.
+// While there are any, every 10 ms: ranges that others were fetching are tried again (by then
+// the bytes are usually in the cache, or the claim has gone and this reader takes it), and
+// parts waiting on a whole-object download past their deadline fail.
 void ReadPath::WaitLoop() {
   std::unique_lock<std::mutex> lock(wait_mu_);
   while (!stopping_) {
-    wait_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    if (waits_.empty() && !AnyStreams()) {
+      wait_cv_.wait(lock);  // until Fill queues a wait, a stream starts, or Stop
+    } else {
+      // Another process's fetch ends by its claim's release, which sends no signal here.
+      wait_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
     std::vector<Wait> waits;
     waits.swap(waits_);
-    std::vector<std::pair<NodeId, std::string>> verify;
-    verify.swap(to_verify_);
     lock.unlock();
     for (Wait& w : waits) Fill(w.file, w.range, w.deadline);
-    for (auto& [node, key] : verify) Verify(node, key);
     ExpireStreamWaits();
     lock.lock();
   }
@@ -231,6 +234,7 @@ void ReadPath::Stop() {
   if (waiter_.joinable()) waiter_.join();
   if (loader_) loader_->Stop();
   if (writer_) writer_->Stop();  // what was fetched goes into the cache before it closes
+  if (verifier_) verifier_->Stop();  // after the writer, which queues checks
   for (Wait& w : waits) Complete(w.file, w.range, Status::Errno(ECANCELED, "unmounting"), {});
 }
 

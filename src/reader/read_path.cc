@@ -25,6 +25,7 @@ ReadPath::ReadPath(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRef
   if (cache_) {
     writer_ = std::make_unique<SerialQueue>();
     loader_ = std::make_unique<SerialQueue>();
+    verifier_ = std::make_unique<SerialQueue>();
   }
   waiter_ = std::thread([this] { WaitLoop(); });
 }

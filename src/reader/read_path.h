@@ -97,11 +97,16 @@ class ReadPath {
   void WriteToCache(const std::string& key, std::shared_ptr<const Range> range,
                     std::vector<ByteRange> parts, bool release_claims,
                     std::function<void()> after);
+  // Fills the ranges other processes were fetching once the cache has them, and ends reads
+  // waiting on a download without Range at their deadline. Looks every 10 ms while there are
+  // any; sleeps until woken while there are none.
   void WaitLoop();
+  bool AnyStreams();
   // Once a file is wholly cached, checks it against the checksum inputs.json gave (on the
-  // wait thread); a mismatch is logged loudly and the file's cached extents are dropped.
+  // verifier's queue); a mismatch is logged loudly and the file's cached extents are dropped.
   void MaybeQueueVerify(NodeId node, const std::string& key);
   void Verify(NodeId node, const std::string& key);
+  bool Stopping();
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                 const Status& status, std::string&& data);
   std::string KeyOf(NodeId node) const;
@@ -119,18 +124,22 @@ class ReadPath {
   BlockCache* cache_;
   UrlRefresher* refresher_;
   const std::shared_ptr<ByteBudget> budget_;
+  // Lock order: wait_mu_ before streams_mu_ (WaitLoop looks at streams_ under wait_mu_).
+  // Nothing else is locked under either, nor under verify_mu_, and none is held with a file's
+  // mu_ or across a callback.
   std::mutex wait_mu_;
-  std::condition_variable wait_cv_;
+  std::condition_variable wait_cv_;  // new waits or streams, and Stop
   std::vector<Wait> waits_;  // guarded by wait_mu_: ranges others are fetching
   bool stopping_ = false;    // guarded by wait_mu_
-  std::vector<std::pair<NodeId, std::string>> to_verify_;  // guarded by wait_mu_
-  std::set<NodeId> verify_started_;                        // guarded by wait_mu_
+  std::mutex verify_mu_;
+  std::set<NodeId> verify_started_;  // guarded by verify_mu_
   std::mutex streams_mu_;
   std::set<NodeId> ignores_range_;                              // guarded by streams_mu_
   std::map<NodeId, std::shared_ptr<ObjectStream>> streams_;     // guarded by streams_mu_
   std::thread waiter_;
   std::unique_ptr<SerialQueue> writer_;  // when there is a cache: cache writes, in order
   std::unique_ptr<SerialQueue> loader_;  // when there is a cache: cached read-ahead loads
+  std::unique_ptr<SerialQueue> verifier_;  // when there is a cache: whole-file checksums
   ReadThroughLog through_;
   std::atomic<uint64_t> reads_{0}, bytes_read_{0}, read_errors_{0};
   const ReaderOptions options_;

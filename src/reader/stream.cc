@@ -54,8 +54,18 @@ bool ReadPath::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part
     }
   }
   if (!stream->Subscribe(part, fill->deadline, done)) return false;  // never for a new one
-  if (start) StartStream(node, url, stream);
+  if (start) {
+    StartStream(node, url, stream);
+    { std::lock_guard<std::mutex> lock(wait_mu_); }  // the wait thread is waiting, or will see it
+    wait_cv_.notify_one();  // to end its waiting parts at their deadline
+  }
   return true;
+}
+
+// REQUIRES: wait_mu_ held (the lock order puts streams_mu_ after it).
+bool ReadPath::AnyStreams() {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  return !streams_.empty();
 }
 
 // Reads the object from its start up to the end of `part`, on a connection of its own: for a

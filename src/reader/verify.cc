@@ -6,6 +6,7 @@
 
 #include "datumfs/hex.h"
 #include "reader/internal.h"
+#include "reader/serial_queue.h"
 
 namespace datumfs {
 namespace {
@@ -36,14 +37,24 @@ std::string Lower(std::string_view s) {
 }  // namespace
 
 void ReadPath::MaybeQueueVerify(NodeId node, const std::string& key) {
-  if (tree_.remote(node).checksum_type == ChecksumType::kNone) return;
+  if (tree_.remote(node).checksum_type == ChecksumType::kNone || Stopping()) return;
   {
-    std::lock_guard<std::mutex> lock(wait_mu_);
-    if (stopping_ || verify_started_.count(node)) return;
+    std::lock_guard<std::mutex> lock(verify_mu_);
+    if (verify_started_.count(node)) return;
   }
   if (!cache_->Missing(key, ByteRange{0, tree_.size(node)}).empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(verify_mu_);
+    if (!verify_started_.insert(node).second) return;
+  }
+  verifier_->Post([this, node, key] {
+    if (!Stopping()) Verify(node, key);  // not at unmount: it may read gigabytes
+  });
+}
+
+bool ReadPath::Stopping() {
   std::lock_guard<std::mutex> lock(wait_mu_);
-  if (verify_started_.insert(node).second) to_verify_.emplace_back(node, key);
+  return stopping_;
 }
 
 void ReadPath::Verify(NodeId node, const std::string& key) {
@@ -54,7 +65,7 @@ void ReadPath::Verify(NodeId node, const std::string& key) {
   for (uint64_t off = 0; off < size; off += chunk) {
     std::optional<std::string> bytes = cache_->Read(key, ByteRange{off, std::min(chunk, size - off)});
     if (!bytes) {  // evicted meanwhile: check again when it is whole again
-      std::lock_guard<std::mutex> lock(wait_mu_);
+      std::lock_guard<std::mutex> lock(verify_mu_);
       verify_started_.erase(node);
       return;
     }
