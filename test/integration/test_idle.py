@@ -34,4 +34,7 @@ def test_an_idle_mount_does_not_poll(mounts, dataset):
     woke = {tid: after[tid] - before.get(tid, 0) for tid in after}
     # Timers of a second or more are fine (the cache's flush of access times, its check that
     # its directory is still there): a few wake-ups in 3 s. A 10 ms poll is about 300.
-    assert max(woke.values()) <= 12, woke
+    # ThreadSanitizer's runtime has threads of its own that wake ten times a second.
+    with open(f"/proc/{pid}/maps") as f:
+        limit = 45 if "libtsan" in f.read() else 12
+    assert max(woke.values()) <= limit, woke
