@@ -73,6 +73,10 @@ class BlockCache {
   // Stores bytes [offset, offset + bytes.size()) of `key`; parts already cached are skipped.
   // Evicts first when over the limits; on a full disk evicts and retries once, then gives up.
   virtual void Insert(std::string_view key, uint64_t offset, std::string_view bytes) = 0;
+  // Insert, then Release(key, release), in one index transaction when anything is stored: a
+  // cold read costs two write transactions (claim; insert and release), not three.
+  virtual void InsertAndRelease(std::string_view key, uint64_t offset, std::string_view bytes,
+                                const std::vector<ByteRange>& release) = 0;
   // Drops every extent of `key` (those being read are skipped).
   virtual void DropObject(std::string_view key) = 0;
 

@@ -63,7 +63,11 @@ class DiskCache final : public BlockCache {
 
   std::optional<std::string> Read(std::string_view key, ByteRange range) override;
   std::vector<ByteRange> Missing(std::string_view key, ByteRange range) override;
-  void Insert(std::string_view key, uint64_t offset, std::string_view bytes) override;
+  void Insert(std::string_view key, uint64_t offset, std::string_view bytes) override {
+    InsertAndRelease(key, offset, bytes, {});
+  }
+  void InsertAndRelease(std::string_view key, uint64_t offset, std::string_view bytes,
+                        const std::vector<ByteRange>& release) override;
   Status Evict(bool all) override;
   uint64_t TotalBytes() override;
   CacheCounters counters() const override;
@@ -79,6 +83,9 @@ class DiskCache final : public BlockCache {
   // CRC the first time. Returns false if the extent is bad (the caller drops it).
   bool CopyExtent(const DataFile& file, std::string_view key, const Extent& e, ByteRange range,
                   std::string* out);
+  // Writes the parts of the bytes that are not cached yet to the data file (evicting first
+  // when over the limits); the extents written, to be indexed.
+  std::vector<Extent> WriteExtents(std::string_view key, uint64_t offset, std::string_view bytes);
   void Drop(std::string_view key, const Extent& e);
   // Evicts least recently used extents not in use until `need` bytes are freed (or none left).
   Status EvictBytes(uint64_t need);
@@ -172,13 +179,18 @@ std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range
     ++misses_;
     return std::nullopt;
   }
+  // The index first: a miss (every cold read) opens no file.
+  if (!Missing(key, range).empty()) {
+    ++misses_;
+    return std::nullopt;
+  }
   std::string path = DataFilePath(options_.dir, key);
   Result<DataFile> file = DataFile::Open(path, DataFile::Mode::kRead, DataFile::Lock::kShared);
   if (!file) {
     ++misses_;
     return std::nullopt;
   }
-  // Under the shared lock the indexed extents cannot be evicted.
+  // Under the shared lock the indexed extents cannot be evicted: look again.
   Result<std::vector<Extent>> extents = index_->Overlapping(key, range);
   std::vector<ByteRange> have;
   if (extents) {
@@ -271,10 +283,11 @@ Status DiskCache::EvictBytes(uint64_t need) {
   return Status();
 }
 
-void DiskCache::Insert(std::string_view key, uint64_t offset, std::string_view bytes) {
-  if (bytes.empty() || Gone()) return;
+std::vector<Extent> DiskCache::WriteExtents(std::string_view key, uint64_t offset,
+                                            std::string_view bytes) {
+  if (bytes.empty() || Gone()) return {};
   std::vector<ByteRange> gaps = Missing(key, ByteRange{offset, bytes.size()});
-  if (gaps.empty()) return;
+  if (gaps.empty()) return {};
   uint64_t incoming = 0;
   for (const ByteRange& g : gaps) incoming += g.length;
   (void)EvictBytes(BytesOverLimits(incoming));
@@ -282,7 +295,7 @@ void DiskCache::Insert(std::string_view key, uint64_t offset, std::string_view b
                                          DataFile::Mode::kCreate, DataFile::Lock::kNone);
   if (!file) {
     ++write_failures_;
-    return;
+    return {};
   }
   std::vector<Extent> extents;
   uint64_t now = Now();
@@ -302,12 +315,7 @@ void DiskCache::Insert(std::string_view key, uint64_t offset, std::string_view b
       extents.push_back(Extent{piece.offset, piece.length, crc32c::Value(data), now});
     }
   }
-  if (extents.empty()) return;
-  if (!index_->Put(key, extents).ok()) {  // not indexed: the bytes do not count
-    ++write_failures_;
-    return;
-  }
-  for (const Extent& e : extents) bytes_written_ += e.length;
+  return extents;
 }
 
 uint64_t DiskCache::TotalBytes() {
@@ -355,8 +363,20 @@ void DiskCache::DropObject(std::string_view key) {
   for (const Extent& e : extents.value()) Drop(key, e);
 }
 
+void DiskCache::InsertAndRelease(std::string_view key, uint64_t offset, std::string_view bytes,
+                                 const std::vector<ByteRange>& release) {
+  std::vector<Extent> extents = WriteExtents(key, offset, bytes);
+  if (extents.empty()) return Release(key, release);
+  LmdbIndex::Claim me = Me();
+  if (!index_->Put(key, extents, release, &me).ok()) {  // not indexed: the bytes do not count
+    ++write_failures_;
+    return Release(key, release);
+  }
+  for (const Extent& e : extents) bytes_written_ += e.length;
+}
+
 void DiskCache::Release(std::string_view key, const std::vector<ByteRange>& ranges) {
-  if (Gone()) return;
+  if (Gone() || ranges.empty()) return;
   (void)index_->ReleaseAll(key, ranges, Me());
 }
 

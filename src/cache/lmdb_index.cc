@@ -240,7 +240,8 @@ Result<std::vector<Extent>> LmdbIndex::Overlapping(std::string_view key, ByteRan
   return out;
 }
 
-Status LmdbIndex::Put(std::string_view key, const std::vector<Extent>& extents) {
+Status LmdbIndex::Put(std::string_view key, const std::vector<Extent>& extents,
+                      const std::vector<ByteRange>& release, const Claim* me) {
   return Write([&](MDB_txn* txn) {
     uint64_t added = 0;
     for (const Extent& e : extents) {
@@ -251,7 +252,9 @@ Status LmdbIndex::Put(std::string_view key, const std::vector<Extent>& extents) 
       if (rc != 0) return rc;
       added += e.length;
     }
-    return AddToTotal(txn, meta_, added);
+    int rc = AddToTotal(txn, meta_, added);
+    if (rc != 0 || !me) return rc;
+    return ReleaseIn(txn, key, release, *me);
   });
 }
 
@@ -378,21 +381,24 @@ Result<bool> LmdbIndex::ClaimAll(std::string_view key, const std::vector<ByteRan
 
 Status LmdbIndex::ReleaseAll(std::string_view key, const std::vector<ByteRange>& ranges,
                              const Claim& me) {
-  return Write([&](MDB_txn* txn) {
-    for (const ByteRange& r : ranges) {
-      std::string ck = EncodeExtentKey(key, r.offset);
-      MDB_val mk = Val(ck), mv;
-      if (mdb_get(txn, claims_, &mk, &mv) != 0) continue;
-      Claim c;
-      if (!DecodeClaim(MdbView(mv), r.offset, &c) || c.pid != me.pid ||
-          c.pid_namespace != me.pid_namespace) {
-        continue;  // someone else's by now
-      }
-      int rc = mdb_del(txn, claims_, &mk, nullptr);
-      if (rc != 0) return rc;
+  return Write([&](MDB_txn* txn) { return ReleaseIn(txn, key, ranges, me); });
+}
+
+int LmdbIndex::ReleaseIn(MDB_txn* txn, std::string_view key,
+                         const std::vector<ByteRange>& ranges, const Claim& me) {
+  for (const ByteRange& r : ranges) {
+    std::string ck = EncodeExtentKey(key, r.offset);
+    MDB_val mk = Val(ck), mv;
+    if (mdb_get(txn, claims_, &mk, &mv) != 0) continue;
+    Claim c;
+    if (!DecodeClaim(MdbView(mv), r.offset, &c) || c.pid != me.pid ||
+        c.pid_namespace != me.pid_namespace) {
+      continue;  // someone else's by now
     }
-    return 0;
-  });
+    int rc = mdb_del(txn, claims_, &mk, nullptr);
+    if (rc != 0) return rc;
+  }
+  return 0;
 }
 
 Status LmdbIndex::ForEach(const std::function<void(std::string_view, const Extent&)>& fn) {

@@ -58,8 +58,11 @@ class LmdbIndex {
 
   // The extents of `key` that overlap `range`, by offset.
   Result<std::vector<Extent>> Overlapping(std::string_view key, ByteRange range);
-  // Adds extents of `key` (which must not overlap indexed ones) in one transaction.
-  Status Put(std::string_view key, const std::vector<Extent>& extents);
+  struct Claim;
+  // Adds extents of `key` (which must not overlap indexed ones) in one transaction, which also
+  // removes the claims of `me` on `release` (if given): a fill's claims end as its bytes land.
+  Status Put(std::string_view key, const std::vector<Extent>& extents,
+             const std::vector<ByteRange>& release = {}, const Claim* me = nullptr);
   // Removes one extent if it is there; returns its length (0 if it was not).
   Result<uint64_t> Delete(std::string_view key, uint64_t offset);
   // Sets the last access of extents that still exist, in one transaction.
@@ -97,6 +100,9 @@ class LmdbIndex {
   explicit LmdbIndex(MDB_env* env) : env_(env) {}
   // Runs `fn` in a write transaction, growing the map when it fills up.
   Status Write(const std::function<int(MDB_txn*)>& fn);
+  // ReleaseAll's work inside a write transaction.
+  int ReleaseIn(MDB_txn* txn, std::string_view key, const std::vector<ByteRange>& ranges,
+                const Claim& me);
   Status Read(const std::function<int(MDB_txn*)>& fn);
   // Runs `fn` in a transaction of `flags` under txn_mu_ (shared), adopting a map another
   // process grew. Returns LMDB's code: fn's, the commit's, or the begin's.

@@ -193,10 +193,14 @@ void ReadPath::WriteToCache(const std::string& key, std::shared_ptr<const Range>
                           std::function<void()> after) {
   writer_->Post([this, key, range, parts, release_claims, after] {
     const std::string_view bytes(range->data);
-    for (const ByteRange& part : parts) {
-      cache_->Insert(key, part.offset, bytes.substr(part.offset - range->range.offset, part.length));
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const ByteRange& part = parts[i];
+      std::string_view part_bytes = bytes.substr(part.offset - range->range.offset, part.length);
+      // With the last part's bytes, in the same index transaction, the claims end.
+      const bool last = i + 1 == parts.size();
+      cache_->InsertAndRelease(key, part.offset, part_bytes,
+                               last && release_claims ? parts : std::vector<ByteRange>{});
     }
-    if (release_claims) cache_->Release(key, parts);
     if (after) after();
   });
 }

@@ -342,6 +342,34 @@ TEST_SUITE("cache") {
     CHECK(cache->Claim("d-c", {{50, 10}}, 30));
   }
 
+  TEST_CASE("a fill's claims end with its insert, and also when nothing new is stored") {
+    ScopedTempDir tmp;
+    auto cache = OpenCache(tmp.path());
+    const std::string data = Bytes(300, 3);
+    REQUIRE(cache->Claim("d-f", {{0, 300}}, 30));
+    cache->InsertAndRelease("d-f", 0, data, {{0, 300}});
+    CHECK(cache->Read("d-f", {0, 300}) == data);
+    CHECK(cache->Claim("d-f", {{0, 300}}, 30));  // released
+    cache->InsertAndRelease("d-f", 0, data, {{0, 300}});  // all cached already: only releases
+    CHECK(cache->Claim("d-f", {{0, 300}}, 30));
+    cache->Insert("d-f", 0, data);  // releases nothing
+    CHECK_FALSE(cache->Claim("d-f", {{0, 300}}, 30));
+  }
+
+  TEST_CASE("Put can remove claims in its own transaction; only the claimer's") {
+    ScopedTempDir tmp;
+    auto index = LmdbIndex::Open(tmp.path() + "/index");
+    REQUIRE(index.has_value());
+    LmdbIndex::Claim me{0, 0, 1, 1234, UINT64_MAX}, other{0, 0, 1, 5678, UINT64_MAX};
+    auto alive = [](const LmdbIndex::Claim&) { return true; };
+    REQUIRE(index.value()->ClaimAll("d-p", {{0, 10}}, me, alive).value());
+    REQUIRE(index.value()->ClaimAll("d-p", {{10, 10}}, other, alive).value());
+    REQUIRE(index.value()->Put("d-p", {Extent{0, 20, 0, 1}}, {{0, 10}, {10, 10}}, &me).ok());
+    CHECK(index.value()->ClaimAll("d-p", {{0, 10}}, other, alive).value());   // mine is gone
+    CHECK_FALSE(index.value()->ClaimAll("d-p", {{10, 1}}, me, alive).value());  // theirs stays
+    CHECK(index.value()->Overlapping("d-p", {0, 20}).value().size() == 1);
+  }
+
   TEST_CASE("claims of dead processes and expired claims are taken over") {
     ScopedTempDir tmp;
     auto index = LmdbIndex::Open(tmp.path() + "/index");
