@@ -11,6 +11,7 @@
 #include "datumfs/json_depth.h"
 #include "datumfs/quote.h"
 #include "datumfs/redact.h"
+#include "fetch/input_request_url.h"
 #include "fetch/proxy.h"
 #include "fetch/tls.h"
 #include "fetch/url_expiry.h"
@@ -159,8 +160,7 @@ void UrlRefresher::WorkLoop() {
 Result<std::map<std::string, std::string>> UrlRefresher::Request(const std::string& input_id,
                                                                  const std::string& input_name) {
   std::string what = "input_request for input " + Quote(input_name);
-  std::string url = api_.url + (api_.url.find('?') == std::string::npos ? "?" : "&") +
-                    "input=" + input_id;
+  const std::string url = InputRequestUrl(api_.url, input_id);
   CURL* easy = curl_easy_init();
   curl_slist* headers = nullptr;
   for (const auto& [k, v] : api_.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());

@@ -287,3 +287,24 @@ TEST_SUITE("fetch") {
 }
 
 }  // namespace datumfs
+
+#include "fetch/input_request_url.h"
+
+namespace datumfs {
+
+TEST_SUITE("input_request url") {
+  TEST_CASE("input=<id> is added to the query, the id percent-encoded") {
+    CHECK(InputRequestUrl("https://app.valohai.com/api/v0/input-request/", "0179a5e2") ==
+          "https://app.valohai.com/api/v0/input-request/?input=0179a5e2");
+    CHECK(InputRequestUrl("https://api.example/ir?token=x", "abc") ==
+          "https://api.example/ir?token=x&input=abc");
+    CHECK(InputRequestUrl("https://api.example/ir", "a&b=c #d") ==
+          "https://api.example/ir?input=a%26b%3dc+%23d");
+  }
+
+  TEST_CASE("a URL libcurl cannot parse is kept as it was") {
+    CHECK(InputRequestUrl("not a url", "x") == "not a url?input=x");
+  }
+}
+
+}  // namespace datumfs
