@@ -133,6 +133,9 @@ class ReadPath {
   bool stopping_ = false;    // guarded by wait_mu_
   std::mutex verify_mu_;
   std::set<NodeId> verify_started_;  // guarded by verify_mu_
+  // guarded by verify_mu_: files with checksums, partly cached: bytes from 0 found cached. Only
+  // an eviction can make that untrue, and then Verify finds a miss and the look starts over.
+  std::map<NodeId, uint64_t> cached_prefix_;
   std::mutex streams_mu_;
   std::set<NodeId> ignores_range_;                              // guarded by streams_mu_
   std::map<NodeId, std::shared_ptr<ObjectStream>> streams_;     // guarded by streams_mu_

@@ -2,6 +2,7 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "datumfs/hex.h"
@@ -38,13 +39,23 @@ std::string Lower(std::string_view s) {
 
 void ReadPath::MaybeQueueVerify(NodeId node, const std::string& key) {
   if (tree_.remote(node).checksum_type == ChecksumType::kNone || Stopping()) return;
+  uint64_t from = 0;
   {
     std::lock_guard<std::mutex> lock(verify_mu_);
     if (verify_started_.count(node)) return;
+    from = cached_prefix_[node];
   }
-  if (!cache_->Missing(key, ByteRange{0, tree_.size(node)}).empty()) return;
+  // Only from the first gap seen before: after every insert of a big file, not all of it again.
+  const uint64_t size = tree_.size(node);
+  const std::vector<ByteRange> missing = cache_->Missing(key, ByteRange{from, size - from});
   {
     std::lock_guard<std::mutex> lock(verify_mu_);
+    if (!missing.empty()) {
+      uint64_t& prefix = cached_prefix_[node];
+      prefix = std::max(prefix, missing.front().offset);
+      return;
+    }
+    cached_prefix_.erase(node);
     if (!verify_started_.insert(node).second) return;
   }
   verifier_->Post([this, node, key] {
