@@ -133,10 +133,23 @@ class Mounts:
         return mountpoint
 
     def cleanup(self):
+        daemons = [pid for p in self.points for pid in daemon_pids(p)]
         for p in self.points:
             unmount(p)
         for p in self.points:
             assert not is_mounted(p), f"{p} is still mounted"
+        # A daemon goes on for a moment after its unmount (its last index writes): a test that
+        # changes the cache next must not race it.
+        wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and not is_zombie(pid)
+                                 for pid in daemons), timeout=20)
+
+
+def is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 @pytest.fixture
