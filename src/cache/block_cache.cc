@@ -9,14 +9,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <ctime>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
+#include "base/mutex.h"
 #include "cache/data_file.h"
 #include "cache/extents.h"
 #include "cache/index_check.h"
@@ -88,12 +87,12 @@ class DiskCache final : public BlockCache {
   std::vector<Extent> WriteExtents(std::string_view key, uint64_t offset, std::string_view bytes);
   void Drop(std::string_view key, const Extent& e);
   // Evicts least recently used extents not in use until `need` bytes are freed (or none left).
-  Status EvictBytes(uint64_t need);
+  Status EvictBytes(uint64_t need) EXCLUDES(evict_mu_);
   // Bytes to free now to get back under the limits (0 if under them); `all` for gc --all.
   uint64_t BytesOverLimits(uint64_t incoming);
   uint64_t MinFree(const struct statvfs& fs) const;
-  void FlushTouches();
-  void FlushLoop();
+  void FlushTouches() EXCLUDES(touch_mu_);
+  void FlushLoop() EXCLUDES(stop_mu_);
   // True once the cache directory was deleted or replaced under us (checked every second):
   // from then on this cache is a miss for everything and writes nothing, rather than go on
   // writing into deleted files.
@@ -103,17 +102,22 @@ class DiskCache final : public BlockCache {
   const CacheOptions options_;
   std::unique_ptr<LmdbIndex> index_;
 
-  std::mutex verified_mu_;
-  std::set<std::string> verified_;  // guarded by verified_mu_
+  // Lock order: evict_mu_ before touch_mu_. verified_mu_, touch_mu_ and stop_mu_ are leaves,
+  // held for no I/O and no index transaction.
+  Mutex verified_mu_;
+  std::set<std::string> verified_ GUARDED_BY(verified_mu_);
 
-  std::mutex touch_mu_;
-  std::map<std::pair<std::string, uint64_t>, uint64_t> touches_;  // guarded by touch_mu_
+  Mutex touch_mu_;
+  std::map<std::pair<std::string, uint64_t>, uint64_t> touches_ GUARDED_BY(touch_mu_);
 
-  std::mutex evict_mu_;  // one eviction at a time in this process
+  // One eviction at a time in this process. It guards no data and is held across the
+  // eviction's reads, deletes and index transactions on purpose: a second eviction would only
+  // pick the same extents.
+  Mutex evict_mu_ ACQUIRED_BEFORE(touch_mu_);
 
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;  // guarded by stop_mu_
+  Mutex stop_mu_;
+  CondVar stop_cv_;
+  bool stopping_ GUARDED_BY(stop_mu_) = false;
   std::thread flusher_;
 
   std::atomic<uint64_t> hits_{0}, misses_{0}, bytes_written_{0}, evictions_{0},
@@ -123,10 +127,10 @@ class DiskCache final : public BlockCache {
 
 DiskCache::~DiskCache() {
   {
-    std::lock_guard<std::mutex> lock(stop_mu_);
+    MutexLock lock(&stop_mu_);
     stopping_ = true;
   }
-  stop_cv_.notify_all();
+  stop_cv_.SignalAll();
   flusher_.join();
   if (!Gone()) FlushTouches();
 }
@@ -147,7 +151,7 @@ bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Ext
   std::string vkey = VerifiedKey(key, e);
   bool verified;
   {
-    std::lock_guard<std::mutex> lock(verified_mu_);
+    MutexLock lock(&verified_mu_);
     verified = verified_.count(vkey) != 0;
   }
   if (verified) {
@@ -167,7 +171,7 @@ bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Ext
     return false;
   }
   {
-    std::lock_guard<std::mutex> lock(verified_mu_);
+    MutexLock lock(&verified_mu_);
     verified_.insert(std::move(vkey));
   }
   if (!inside) out->replace(from - range.offset, to - from, whole, from - e.offset, to - from);
@@ -214,7 +218,7 @@ std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range
   }
   ++hits_;
   uint64_t now = Now();
-  std::lock_guard<std::mutex> lock(touch_mu_);
+  MutexLock lock(&touch_mu_);
   for (const Extent& e : extents.value()) {
     if (e.atime < now) touches_[{std::string(key), e.offset}] = now;
   }
@@ -261,7 +265,7 @@ Status DiskCache::Evict(bool all) {
 
 Status DiskCache::EvictBytes(uint64_t need) {
   if (need == 0) return Status();
-  std::lock_guard<std::mutex> lock(evict_mu_);
+  MutexLock lock(&evict_mu_);
   FlushTouches();  // order by the latest accesses
   std::vector<EvictionCandidate> candidates;
   Status s = index_->ForEach([&](std::string_view key, const Extent& e) {
@@ -424,7 +428,7 @@ Result<BlockCache::VerifyReport> DiskCache::Verify() {
 void DiskCache::FlushTouches() {
   std::vector<LmdbIndex::Touch> batch;
   {
-    std::lock_guard<std::mutex> lock(touch_mu_);
+    MutexLock lock(&touch_mu_);
     for (auto& [k, atime] : touches_) batch.push_back({k.first, k.second, atime});
     touches_.clear();
   }
@@ -441,20 +445,23 @@ void DiskCache::CheckStillThere() {
 
 // Access times are written once a second in one transaction, and limits checked as often.
 void DiskCache::FlushLoop() {
-  std::unique_lock<std::mutex> lock(stop_mu_);
-  while (!stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
-    lock.unlock();
+  MutexLock lock(&stop_mu_);
+  for (;;) {
+    const auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!stopping_ && std::chrono::steady_clock::now() < next) {
+      stop_cv_.WaitFor(&stop_mu_, next - std::chrono::steady_clock::now());
+    }
+    if (stopping_) return;
+    lock.Unlock();
     CheckStillThere();
-    if (Gone()) {
-      lock.lock();
-      continue;
+    if (!Gone()) {
+      FlushTouches();
+      if (BytesOverLimits(0) > 0) {
+        Status s = Evict(false);
+        if (!s.ok()) spdlog::warn("cache eviction: {}", s.message());
+      }
     }
-    FlushTouches();
-    if (BytesOverLimits(0) > 0) {
-      Status s = Evict(false);
-      if (!s.ok()) spdlog::warn("cache eviction: {}", s.message());
-    }
-    lock.lock();
+    lock.Lock();
   }
 }
 

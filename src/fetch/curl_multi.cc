@@ -17,13 +17,13 @@
 #include <optional>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "base/mutex.h"
 #include "datumfs/fetch.h"
 #include "datumfs/redact.h"
 #include "fetch/proxy.h"
@@ -211,9 +211,9 @@ class CurlFetcher final : public Fetcher {
   const FetchOptions options_;
   CURLSH* share_;  // TLS sessions and DNS of every easy handle (one fetch thread: no locks)
   CURLM* multi_;
-  std::mutex mu_;  // guards queue_ and stopping_
-  std::deque<std::unique_ptr<Transfer>> queue_;
-  bool stopping_ = false;
+  Mutex mu_;  // a leaf: held for no curl call and no callback
+  std::deque<std::unique_ptr<Transfer>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::set<CURL*> running_;                                   // fetch thread only
   // The ETag each object (by URL without its query) first answered with: later requests send
   // If-Match, so a replaced object is an error, never a mix of two versions.
@@ -241,7 +241,7 @@ CurlFetcher::CurlFetcher(const FetchOptions& options)
 
 CurlFetcher::~CurlFetcher() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   curl_multi_wakeup(multi_);
@@ -255,7 +255,7 @@ void CurlFetcher::Submit(RangeRequest request, FetchDone done) {
   t->request = std::move(request);
   t->done = std::move(done);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!stopping_) {
       queue_.push_back(std::move(t));
       curl_multi_wakeup(multi_);
@@ -341,7 +341,7 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
 void CurlFetcher::StartQueued() {
   std::deque<std::unique_ptr<Transfer>> queued;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     queued.swap(queue_);
   }
   for (auto& t : queued) {
@@ -554,7 +554,7 @@ int CurlFetcher::PollTimeoutMs() const {
 void CurlFetcher::Loop() {
   while (true) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (stopping_) break;
     }
     StartQueued();
@@ -587,7 +587,7 @@ void CurlFetcher::Loop() {
   background_.clear();
   std::deque<std::unique_ptr<Transfer>> queued;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     queued.swap(queue_);
   }
   for (auto& t : queued) t->done(cancelled, std::string());

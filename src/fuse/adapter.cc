@@ -11,11 +11,11 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <mutex>
 #include <new>
 #include <set>
 #include <stdexcept>
 
+#include "base/mutex.h"
 #include "datumfs/crc32c.h"
 #include "datumfs/fuse_adapter.h"
 #include "datumfs/redact.h"
@@ -38,10 +38,11 @@ struct FuseMount::State {
   double timeout = 86400.0;
   int max_threads = 16;
   // Handles of open remote files: the kernel may not release them all before an unmount.
-  std::mutex open_mu;
-  std::set<std::shared_ptr<OpenFile>*> open_files;  // guarded by open_mu
+  Mutex open_mu;  // a leaf
+  std::set<std::shared_ptr<OpenFile>*> open_files GUARDED_BY(open_mu);
 
   ~State() {
+    MutexLock lock(&open_mu);
     for (auto* handle : open_files) delete handle;
   }
 };
@@ -217,7 +218,7 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const bool bulk = (fi->flags & O_NOATIME) != 0;
     auto* handle = new std::shared_ptr<OpenFile>(fs.reader->Open(*id, bulk));
     {
-      std::lock_guard<std::mutex> lock(fs.open_mu);
+      MutexLock lock(&fs.open_mu);
       fs.open_files.insert(handle);
     }
     fi->fh = reinterpret_cast<uint64_t>(handle);
@@ -269,7 +270,7 @@ void OnRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   } else if (id) {
     auto* handle = reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
     {
-      std::lock_guard<std::mutex> lock(fs.open_mu);
+      MutexLock lock(&fs.open_mu);
       fs.open_files.erase(handle);
     }
     delete handle;

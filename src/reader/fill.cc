@@ -85,10 +85,10 @@ void ReadPath::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr
   // Someone is fetching these bytes: wait for them in the cache, for half the read's time at
   // most, then fetch them ourselves so that the read still ends in time.
   if (!fill->claimed && Clock::now() < deadline - options_.read_timeout / 2) {
-    std::lock_guard<std::mutex> lock(wait_mu_);
+    MutexLock lock(&wait_mu_);
     if (!stopping_) {
       waits_.push_back(Wait{file, range, deadline});
-      wait_cv_.notify_one();
+      wait_cv_.Signal();  // under the lock: WaitLoop may sleep without a timeout
       return;
     }
   }
@@ -96,7 +96,10 @@ void ReadPath::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr
 }
 
 void ReadPath::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
-  fill->pending = fill->parts.size();
+  {
+    MutexLock lock(&fill->mu);  // (no part is out yet)
+    fill->pending = fill->parts.size();
+  }
   // A part that is the whole range becomes the buffer as it is; others are copied into one.
   bool whole = fill->parts.size() == 1 && fill->parts[0] == fill->range->range;
   if (fill->buffer.empty() && !whole) fill->buffer.assign(fill->range->range.length, '\0');
@@ -145,7 +148,7 @@ void ReadPath::PartFetched(const std::shared_ptr<datumfs::FillState>& fill, Byte
   }
   if (status.errno_value() == ENOTSUP) {  // the server ignores Range: read the whole object
     {
-      std::lock_guard<std::mutex> lock(streams_mu_);
+      MutexLock lock(&streams_mu_);
       ignores_range_.insert(fill->file->node_);
     }
     return FetchFromStream(fill, part, after_refusal, url);
@@ -156,26 +159,34 @@ void ReadPath::PartFetched(const std::shared_ptr<datumfs::FillState>& fill, Byte
 
 void ReadPath::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
                       const Status& status, std::string&& body) {
-  std::lock_guard<std::mutex> lock(fill->mu);
-  if (status.ok() && part == fill->range->range) {
-    fill->buffer = std::move(body);
-  } else if (status.ok()) {
-    fill->buffer.replace(part.offset - fill->range->range.offset, part.length, body);
-  } else if (fill->status.ok()) {
-    fill->status = status;
+  Status result;
+  std::string bytes;
+  {
+    MutexLock lock(&fill->mu);
+    if (status.ok() && part == fill->range->range) {
+      fill->buffer = std::move(body);
+    } else if (status.ok()) {
+      fill->buffer.replace(part.offset - fill->range->range.offset, part.length, body);
+    } else if (fill->status.ok()) {
+      fill->status = status;
+    }
+    if (--fill->pending != 0) return;
+    result = fill->status;
+    bytes = std::move(fill->buffer);
   }
-  if (--fill->pending == 0) FinishFill(fill);
+  // The last part: the replies, the log line and the claims' release run without the lock.
+  FinishFill(fill, result, std::move(bytes));
 }
 
-// REQUIRES: fill->mu held, every part done.
-void ReadPath::FinishFill(const std::shared_ptr<datumfs::FillState>& fill) {
+void ReadPath::FinishFill(const std::shared_ptr<datumfs::FillState>& fill, const Status& result,
+                          std::string&& bytes) {
   const std::string& key = fill->file->key_;
-  if (!fill->status.ok()) {
-    Complete(fill->file, fill->range, fill->status, {});
+  if (!result.ok()) {
+    Complete(fill->file, fill->range, result, {});
     if (fill->claimed) cache_->Release(key, fill->parts);
     return;
   }
-  Complete(fill->file, fill->range, Status(), std::move(fill->buffer));
+  Complete(fill->file, fill->range, Status(), std::move(bytes));
   if (!cache_) return;
   if (IgnoresRange(fill->file->node_)) {  // the whole-object download caches these bytes
     if (fill->claimed) cache_->Release(key, fill->parts);
@@ -209,32 +220,37 @@ void ReadPath::WriteToCache(const std::string& key, std::shared_ptr<const Range>
 // the bytes are usually in the cache, or the claim has gone and this reader takes it), and
 // parts waiting on a whole-object download past their deadline fail.
 void ReadPath::WaitLoop() {
-  std::unique_lock<std::mutex> lock(wait_mu_);
+  MutexLock lock(&wait_mu_);
   while (!stopping_) {
     if (waits_.empty() && !AnyStreams()) {
-      wait_cv_.wait(lock);  // until Fill queues a wait, a stream starts, or Stop
+      wait_cv_.Wait(&wait_mu_);  // until Fill queues a wait, a stream starts, or Stop
     } else {
       // Another process's fetch ends by its claim's release, which sends no signal here.
-      wait_cv_.wait_for(lock, std::chrono::milliseconds(10));
+      wait_cv_.WaitFor(&wait_mu_, std::chrono::milliseconds(10));
     }
     std::vector<Wait> waits;
     waits.swap(waits_);
-    lock.unlock();
+    lock.Unlock();
     for (Wait& w : waits) Fill(w.file, w.range, w.deadline);
     ExpireStreamWaits();
-    lock.lock();
+    lock.Lock();
   }
+}
+
+void ReadPath::WakeWaiter() {
+  { MutexLock lock(&wait_mu_); }  // WaitLoop is waiting on the condition, or will look again
+  wait_cv_.Signal();
 }
 
 void ReadPath::Stop() {
   std::vector<Wait> waits;
   {
-    std::lock_guard<std::mutex> lock(wait_mu_);
+    MutexLock lock(&wait_mu_);
     if (stopping_) return;
     stopping_ = true;
     waits.swap(waits_);
   }
-  wait_cv_.notify_all();
+  wait_cv_.SignalAll();
   if (waiter_.joinable()) waiter_.join();
   if (loader_) loader_->Stop();
   if (writer_) writer_->Stop();  // what was fetched goes into the cache before it closes

@@ -11,7 +11,7 @@ ObjectStream::ObjectStream(uint64_t object_size, uint64_t chunk, ChunkSink chunk
 bool ObjectStream::Subscribe(ByteRange part, Clock::time_point deadline, FetchDone done) {
   Part p{part, deadline, std::move(done), {}};
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (ended_ || part.offset < chunk_offset_) return false;
     p.bytes.reserve(part.length);
     if (part.offset < position_) {  // the stream has passed its start: the chunk still has it
@@ -27,18 +27,23 @@ bool ObjectStream::Subscribe(ByteRange part, Clock::time_point deadline, FetchDo
   return true;
 }
 
-void ObjectStream::FlushChunk() {
+void ObjectStream::FlushChunk(std::vector<Chunk>& out) {
   if (chunk_.empty()) return;
-  uint64_t offset = chunk_offset_;
-  chunk_offset_ += chunk_.size();
-  if (chunks_) chunks_(offset, std::move(chunk_));
+  out.push_back(Chunk{chunk_offset_, std::move(chunk_)});
+  chunk_offset_ += out.back().bytes.size();
   chunk_.clear();
+}
+
+void ObjectStream::HandOn(std::vector<Chunk>&& chunks) {
+  if (!chunks_) return;
+  for (Chunk& c : chunks) chunks_(c.offset, std::move(c.bytes));
 }
 
 void ObjectStream::OnData(uint64_t offset, std::string_view bytes) {
   std::vector<Part> complete;
+  std::vector<Chunk> full;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     const uint64_t end = offset + bytes.size();
     for (auto it = parts_.begin(); it != parts_.end();) {
       uint64_t from = std::max(offset, it->range.offset + it->bytes.size());
@@ -56,20 +61,25 @@ void ObjectStream::OnData(uint64_t offset, std::string_view bytes) {
       size_t room = static_cast<size_t>(chunk_size_ - chunk_.size());
       chunk_.append(bytes.substr(0, room));
       bytes.remove_prefix(std::min(room, bytes.size()));
-      if (chunk_.size() == chunk_size_ || chunk_offset_ + chunk_.size() == size_) FlushChunk();
+      if (chunk_.size() == chunk_size_ || chunk_offset_ + chunk_.size() == size_) {
+        FlushChunk(full);
+      }
     }
   }
+  HandOn(std::move(full));  // in order: OnData and OnDone come from one thread, in turn
   for (Part& p : complete) p.done(Status(), std::move(p.bytes));
 }
 
 void ObjectStream::OnDone(const Status& status) {
   std::vector<Part> left;
+  std::vector<Chunk> last;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ended_ = true;
-    FlushChunk();  // what arrived is right, even if the rest did not come
+    FlushChunk(last);  // what arrived is right, even if the rest did not come
     left.swap(parts_);
   }
+  HandOn(std::move(last));
   Status failed = status.ok() ? Status::Errno(EIO, "the download ended before the range") : status;
   for (Part& p : left) p.done(failed, {});
 }
@@ -77,7 +87,7 @@ void ObjectStream::OnDone(const Status& status) {
 void ObjectStream::ExpireWaits(Clock::time_point now) {
   std::vector<Part> expired;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (auto it = parts_.begin(); it != parts_.end();) {
       if (it->deadline <= now) {
         expired.push_back(std::move(*it));

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "datumfs/byte_range.h"
 #include "datumfs/fetch.h"
 #include "datumfs/status.h"
+#include "base/mutex.h"
 
 namespace datumfs {
 
@@ -32,15 +32,15 @@ class ObjectStream {
   // or with EIO at `deadline`. The stream keeps the chunk it is filling, so a part that
   // starts in it is served too. False, and `done` is not kept, if the stream has ended or has
   // handed the part's first byte on in an earlier chunk.
-  bool Subscribe(ByteRange part, Clock::time_point deadline, FetchDone done);
+  bool Subscribe(ByteRange part, Clock::time_point deadline, FetchDone done) EXCLUDES(mu_);
 
   // The next bytes of the object (as RangeRequest::sink): offset is where the last call ended.
-  void OnData(uint64_t offset, std::string_view bytes);
+  void OnData(uint64_t offset, std::string_view bytes) EXCLUDES(mu_);
   // The download has ended: parts still waiting get `status` (EIO if it is OK but they are
   // not complete, which does not happen with a server that sends what it says).
-  void OnDone(const Status& status);
+  void OnDone(const Status& status) EXCLUDES(mu_);
   // Fails the parts whose deadline has passed.
-  void ExpireWaits(Clock::time_point now);
+  void ExpireWaits(Clock::time_point now) EXCLUDES(mu_);
 
  private:
   struct Part {
@@ -49,17 +49,23 @@ class ObjectStream {
     FetchDone done;
     std::string bytes;
   };
-  void FlushChunk();  // REQUIRES: mu_ held
+  struct Chunk {
+    uint64_t offset;
+    std::string bytes;
+  };
+  // Moves the chunk being filled to `out`, to be handed on once mu_ is let go.
+  void FlushChunk(std::vector<Chunk>& out) REQUIRES(mu_);
+  void HandOn(std::vector<Chunk>&& chunks) EXCLUDES(mu_);
 
   const uint64_t size_;
   const uint64_t chunk_size_;
   const ChunkSink chunks_;
-  std::mutex mu_;
-  uint64_t position_ = 0;  // guarded by mu_: bytes received
-  bool ended_ = false;     // guarded by mu_
-  std::vector<Part> parts_;    // guarded by mu_
-  std::string chunk_;          // guarded by mu_
-  uint64_t chunk_offset_ = 0;  // guarded by mu_
+  Mutex mu_;  // a leaf: parts' callbacks and chunks_ run without it
+  uint64_t position_ GUARDED_BY(mu_) = 0;  // bytes received
+  bool ended_ GUARDED_BY(mu_) = false;
+  std::vector<Part> parts_ GUARDED_BY(mu_);
+  std::string chunk_ GUARDED_BY(mu_);
+  uint64_t chunk_offset_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace datumfs

@@ -66,6 +66,14 @@ void ReadPath::LogReadThrough(NodeId node) {
   spdlog::info("{}", ReadThroughLog::Line(name, tree_.size(node), *through));
 }
 
+ReadDone ReadPath::LoggingReadThrough(NodeId node, ReadDone done) {
+  // Logged before the reply, so that the line is there when the program sees the bytes.
+  return [this, node, inner = std::move(done)](const Status& status, std::string_view bytes) {
+    if (status.ok()) LogReadThrough(node);
+    inner(status, bytes);
+  };
+}
+
 void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done) {
   ++reads_;
   const uint64_t file_size = tree_.size(file->node_);
@@ -74,26 +82,19 @@ void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size
     return;
   }
   size = static_cast<size_t>(std::min<uint64_t>(size, file_size - offset));
-  if (through_.NoteRead(file->node_, file_size, offset, size)) {  // the file's last unread bytes: log once they are
-    // Logged before the reply, so that the line is there when the program sees the bytes.
-    done = [this, node = file->node_, inner = std::move(done)](const Status& status,
-                                                               std::string_view bytes) {
-      if (status.ok()) LogReadThrough(node);
-      inner(status, bytes);
-    };
+  if (through_.NoteRead(file->node_, file_size, offset, size)) {  // the file's last unread bytes
+    done = LoggingReadThrough(file->node_, std::move(done));
   }
   std::shared_ptr<Range> range;  // the one that serves this read
   bool hit = false;
   bool fill = false;
   std::vector<std::shared_ptr<Range>> ahead;
   {
-    std::unique_lock<std::mutex> lock(file->mu_);
-    if (file->failed_.offset < offset + size && offset < file->failed_.end() &&
-        std::chrono::steady_clock::now() - file->failed_at_ < std::chrono::seconds(1)) {
-      Status failed = file->failed_status_;
-      lock.unlock();
+    MutexLock lock(&file->mu_);
+    if (std::optional<Status> failed = file->RecentFailure(ByteRange{offset, size})) {
+      lock.Unlock();
       ++read_errors_;
-      return done(failed, {});
+      return done(*failed, {});
     }
     file->policy_.Observe(offset, size);
     for (const auto& r : file->ranges_) {
@@ -109,8 +110,8 @@ void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size
       file->ranges_.push_back(range);
       fill = true;
     }
-    ahead = StartAhead(*file, offset + size, file_size);
-    Prune(*file, offset);
+    ahead = file->StartAhead(offset + size, file_size, budget_);
+    file->Prune(offset, options_.ranges_per_file);
   }
   if (hit) {  // ready ranges are immutable: reply without the lock
     bytes_read_ += size;
@@ -129,43 +130,12 @@ void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size
   }
 }
 
-// REQUIRES: file.mu_ held.
-std::vector<std::shared_ptr<Range>> ReadPath::StartAhead(OpenFile& file, uint64_t read_end,
-                                                       uint64_t file_size) {
-  std::vector<std::shared_ptr<Range>> started;
-  {
-    std::lock_guard<std::mutex> lock(budget_->mu);
-    uint64_t available = file.bulk_ ? budget_->AvailableToBulk() : budget_->Available();
-    for (const ByteRange& part : file.policy_.Ahead(read_end, file_size, available)) {
-      started.push_back(std::make_shared<Range>(part, budget_));
-    }
-  }
-  file.ranges_.insert(file.ranges_.end(), started.begin(), started.end());
-  return started;
-}
-
-// Forgets ready ranges the reader has left behind, and all but the newest few of the others
-// that do not lie ahead of it. REQUIRES: file.mu_ held.
-void ReadPath::Prune(OpenFile& file, uint64_t offset) {
-  auto& rs = file.ranges_;
-  // A straggler from behind (kernel read-ahead reorders a little) finds them in the cache.
-  std::erase_if(rs, [&](const auto& r) { return r->ready && r->range.end() <= offset; });
-  size_t kept = 0;
-  for (auto it = rs.end(); it != rs.begin();) {
-    --it;
-    bool behind = (*it)->range.offset <= offset;
-    if ((*it)->ready && behind && ++kept > options_.ranges_per_file) {
-      it = rs.erase(it);
-    }
-  }
-}
-
 // Publishes the range's bytes (or forgets it on error) and replies to everyone waiting on it.
 void ReadPath::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                       const Status& status, std::string&& data) {
   std::vector<Waiter> waiters;
   {
-    std::lock_guard<std::mutex> lock(file->mu_);
+    MutexLock lock(&file->mu_);
     waiters.swap(range->waiters);
     if (status.ok()) {
       range->data = std::move(data);
@@ -185,10 +155,8 @@ void ReadPath::Complete(const std::shared_ptr<OpenFile>& file, const std::shared
     }
     Status failed = Status::Errno(EIO, name, status.message());
     {
-      std::lock_guard<std::mutex> lock(file->mu_);
-      file->failed_ = range->range;
-      file->failed_status_ = failed;
-      file->failed_at_ = std::chrono::steady_clock::now();
+      MutexLock lock(&file->mu_);
+      file->NoteFailure(range->range, failed);
     }
     read_errors_ += waiters.size();
     for (const Waiter& w : waiters) w.done(failed, {});

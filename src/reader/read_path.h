@@ -12,19 +12,19 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "datumfs/cache.h"
 #include "datumfs/fetch.h"
 #include "datumfs/reader.h"
@@ -54,15 +54,14 @@ class ReadPath {
   std::shared_ptr<OpenFile> Open(NodeId node, bool bulk);
   void Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done);
   // Reads waiting for ranges other processes are fetching fail with ECANCELED.
-  void Stop();
+  void Stop() EXCLUDES(wait_mu_);
   uint64_t CachedBytes(NodeId node) const;
   ReaderCounters counters() const;
 
  private:
   using Clock = std::chrono::steady_clock;
-  std::vector<std::shared_ptr<Range>> StartAhead(OpenFile& file, uint64_t read_end,
-                                                 uint64_t file_size);
-  void Prune(OpenFile& file, uint64_t offset);
+  // `done`, after logging that the file has been read through.
+  ReadDone LoggingReadThrough(NodeId node, ReadDone done);
   // Gets the bytes of a new range: from the cache, and what is missing from the store, unless
   // someone else is fetching it (then it waits for the cache).
   void Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
@@ -77,7 +76,7 @@ class ReadPath {
   void PartFetched(const std::shared_ptr<FillState>& fill, ByteRange part, bool after_refusal,
                    const std::string& url, const Status& status, std::string&& body);
   // Servers that ignore Range (stream.cc).
-  bool IgnoresRange(NodeId node);
+  bool IgnoresRange(NodeId node) EXCLUDES(streams_mu_);
   void FetchFromStream(const std::shared_ptr<FillState>& fill, ByteRange part,
                        bool after_refusal, const std::string& url);
   bool JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part, const std::string& url,
@@ -87,11 +86,13 @@ class ReadPath {
   std::shared_ptr<ObjectStream> MakeStream(const std::shared_ptr<OpenFile>& file);
   void StartStream(NodeId node, const std::string& url,
                    const std::shared_ptr<ObjectStream>& stream);
-  void ExpireStreamWaits();
+  void ExpireStreamWaits() EXCLUDES(streams_mu_);
   void PartDone(const std::shared_ptr<FillState>& fill, ByteRange part, const Status& status,
                 std::string&& body);
   FileUrl UrlOf(NodeId node) const;
-  void FinishFill(const std::shared_ptr<FillState>& fill);
+  // Every part done: replies with `bytes` (or `result`'s error), then caches the bytes.
+  void FinishFill(const std::shared_ptr<FillState>& fill, const Status& result,
+                  std::string&& bytes);
   // Inserts `parts` of the ready `range` into the cache on the writer thread, then releases
   // their claims if asked, then runs `after`.
   void WriteToCache(const std::string& key, std::shared_ptr<const Range> range,
@@ -100,13 +101,15 @@ class ReadPath {
   // Fills the ranges other processes were fetching once the cache has them, and ends reads
   // waiting on a download without Range at their deadline. Looks every 10 ms while there are
   // any; sleeps until woken while there are none.
-  void WaitLoop();
-  bool AnyStreams();
+  void WaitLoop() EXCLUDES(wait_mu_);
+  bool AnyStreams() REQUIRES(wait_mu_) EXCLUDES(streams_mu_);
+  // Wakes WaitLoop to look at the waits and streams.
+  void WakeWaiter() EXCLUDES(wait_mu_);
   // Once a file is wholly cached, checks it against the checksum inputs.json gave (on the
   // verifier's queue); a mismatch is logged loudly and the file's cached extents are dropped.
-  void MaybeQueueVerify(NodeId node, const std::string& key);
-  void Verify(NodeId node, const std::string& key);
-  bool Stopping();
+  void MaybeQueueVerify(NodeId node, const std::string& key) EXCLUDES(verify_mu_);
+  void Verify(NodeId node, const std::string& key) EXCLUDES(verify_mu_);
+  bool Stopping() EXCLUDES(wait_mu_);
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                 const Status& status, std::string&& data);
   std::string KeyOf(NodeId node) const;
@@ -125,20 +128,20 @@ class ReadPath {
   UrlRefresher* refresher_;
   const std::shared_ptr<ByteBudget> budget_;
   // Lock order: wait_mu_ before streams_mu_ (WaitLoop looks at streams_ under wait_mu_).
-  // Nothing else is locked under either, nor under verify_mu_, and none is held with a file's
-  // mu_ or across a callback.
-  std::mutex wait_mu_;
-  std::condition_variable wait_cv_;  // new waits or streams, and Stop
-  std::vector<Wait> waits_;  // guarded by wait_mu_: ranges others are fetching
-  bool stopping_ = false;    // guarded by wait_mu_
-  std::mutex verify_mu_;
-  std::set<NodeId> verify_started_;  // guarded by verify_mu_
-  // guarded by verify_mu_: files with checksums, partly cached: bytes from 0 found cached. Only
-  // an eviction can make that untrue, and then Verify finds a miss and the look starts over.
-  std::map<NodeId, uint64_t> cached_prefix_;
-  std::mutex streams_mu_;
-  std::set<NodeId> ignores_range_;                              // guarded by streams_mu_
-  std::map<NodeId, std::shared_ptr<ObjectStream>> streams_;     // guarded by streams_mu_
+  // Nothing else is locked under either, nor under verify_mu_; none is held with a file's
+  // mu_, a fill's mu or the budget's mu, nor across a callback, a reply, a log line or I/O.
+  Mutex wait_mu_ ACQUIRED_BEFORE(streams_mu_);
+  CondVar wait_cv_;  // new waits or streams, and Stop
+  std::vector<Wait> waits_ GUARDED_BY(wait_mu_);  // ranges others are fetching
+  bool stopping_ GUARDED_BY(wait_mu_) = false;
+  Mutex verify_mu_;
+  std::set<NodeId> verify_started_ GUARDED_BY(verify_mu_);
+  // Files with checksums, partly cached: bytes from 0 found cached. Only an eviction can make
+  // that untrue, and then Verify finds a miss and the look starts over.
+  std::map<NodeId, uint64_t> cached_prefix_ GUARDED_BY(verify_mu_);
+  Mutex streams_mu_;
+  std::set<NodeId> ignores_range_ GUARDED_BY(streams_mu_);
+  std::map<NodeId, std::shared_ptr<ObjectStream>> streams_ GUARDED_BY(streams_mu_);
   std::thread waiter_;
   std::unique_ptr<SerialQueue> writer_;  // when there is a cache: cache writes, in order
   std::unique_ptr<SerialQueue> loader_;  // when there is a cache: cached read-ahead loads

@@ -19,7 +19,7 @@ void ReadThroughLog::MakeRoom() {
 }
 
 bool ReadThroughLog::NoteRead(NodeId node, uint64_t size, uint64_t offset, uint64_t length) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (done_[node]) return false;
   auto it = followed_.find(node);
   if (it == followed_.end()) {
@@ -37,7 +37,7 @@ bool ReadThroughLog::NoteRead(NodeId node, uint64_t size, uint64_t offset, uint6
 }
 
 void ReadThroughLog::NoteFetched(NodeId node, uint64_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = followed_.find(node);
   if (it != followed_.end()) it->second->fetched_bytes += bytes;
 }
@@ -45,7 +45,7 @@ void ReadThroughLog::NoteFetched(NodeId node, uint64_t bytes) {
 std::optional<ReadThroughLog::Through> ReadThroughLog::Finish(NodeId node) {
   std::unique_ptr<Followed> file;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = followed_.find(node);
     if (it == followed_.end()) return std::nullopt;
     file = std::move(it->second);

@@ -12,11 +12,11 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "datumfs/tree.h"
 #include "reader/coverage.h"
 
@@ -31,9 +31,9 @@ class ReadThroughLog {
 
   // Records a read of [offset, offset + length) of a file of `size` bytes. True exactly once
   // per file: for the read after which every byte has been read.
-  bool NoteRead(NodeId node, uint64_t size, uint64_t offset, uint64_t length);
+  bool NoteRead(NodeId node, uint64_t size, uint64_t offset, uint64_t length) EXCLUDES(mu_);
   // Bytes of the file fetched from the store (the rest came from the cache).
-  void NoteFetched(NodeId node, uint64_t bytes);
+  void NoteFetched(NodeId node, uint64_t bytes) EXCLUDES(mu_);
 
   struct Through {
     uint64_t fetched_bytes;
@@ -41,7 +41,7 @@ class ReadThroughLog {
   };
   // After NoteRead said true: what is known of the file, which is then forgotten (nothing if it
   // was forgotten already). Counts it in files_read().
-  std::optional<Through> Finish(NodeId node);
+  std::optional<Through> Finish(NodeId node) EXCLUDES(mu_);
   uint64_t files_read() const { return files_read_.load(); }
 
   // The log line.
@@ -54,13 +54,14 @@ class ReadThroughLog {
     Clock::time_point first_read = Clock::now();
     uint64_t fetched_bytes = 0;
   };
-  void MakeRoom();  // REQUIRES: mu_ held
+  void MakeRoom() REQUIRES(mu_);
 
   const size_t max_followed_;
-  std::mutex mu_;  // guards everything below but files_read_; a leaf: nothing is called under it
-  std::map<NodeId, std::unique_ptr<Followed>> followed_;
-  std::deque<NodeId> order_;  // oldest entry of followed_ first (and ids since erased)
-  std::vector<bool> done_;    // by node: logged, or given up on
+  Mutex mu_;  // a leaf: nothing is called under it
+  std::map<NodeId, std::unique_ptr<Followed>> followed_ GUARDED_BY(mu_);
+  // Oldest entry of followed_ first (and ids since erased).
+  std::deque<NodeId> order_ GUARDED_BY(mu_);
+  std::vector<bool> done_ GUARDED_BY(mu_);  // by node: logged, or given up on
   std::atomic<uint64_t> files_read_{0};
 };
 

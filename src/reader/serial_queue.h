@@ -5,11 +5,11 @@
 #ifndef DATUMFS_READER_SERIAL_QUEUE_H_
 #define DATUMFS_READER_SERIAL_QUEUE_H_
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
+
+#include "base/mutex.h"
 
 namespace datumfs {
 
@@ -21,17 +21,17 @@ class SerialQueue {
   SerialQueue& operator=(const SerialQueue&) = delete;
 
   // Queues `task`; once stopped, runs it at once on the caller's thread.
-  void Post(std::function<void()> task);
+  void Post(std::function<void()> task) EXCLUDES(mu_);
   // Runs what is queued and stops the thread. Idempotent.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
  private:
-  void Loop();
+  void Loop() EXCLUDES(mu_);
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
+  Mutex mu_;  // a leaf: tasks run without it
+  CondVar cv_;
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

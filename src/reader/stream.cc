@@ -12,7 +12,7 @@
 namespace datumfs {
 
 bool ReadPath::IgnoresRange(NodeId node) {
-  std::lock_guard<std::mutex> lock(streams_mu_);
+  MutexLock lock(&streams_mu_);
   return ignores_range_.count(node) != 0;
 }
 
@@ -42,7 +42,7 @@ bool ReadPath::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part
   std::shared_ptr<ObjectStream> stream;
   bool start = false;
   {
-    std::lock_guard<std::mutex> lock(streams_mu_);
+    MutexLock lock(&streams_mu_);
     auto it = streams_.find(node);
     if (it != streams_.end()) {
       stream = it->second;
@@ -56,15 +56,13 @@ bool ReadPath::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part
   if (!stream->Subscribe(part, fill->deadline, done)) return false;  // never for a new one
   if (start) {
     StartStream(node, url, stream);
-    { std::lock_guard<std::mutex> lock(wait_mu_); }  // the wait thread is waiting, or will see it
-    wait_cv_.notify_one();  // to end its waiting parts at their deadline
+    WakeWaiter();  // to end its waiting parts at their deadline
   }
   return true;
 }
 
-// REQUIRES: wait_mu_ held (the lock order puts streams_mu_ after it).
 bool ReadPath::AnyStreams() {
-  std::lock_guard<std::mutex> lock(streams_mu_);
+  MutexLock lock(&streams_mu_);
   return !streams_.empty();
 }
 
@@ -115,7 +113,7 @@ void ReadPath::StartStream(NodeId node, const std::string& url,
   };
   fetcher_.Submit(std::move(request), [this, node, stream](const Status& status, std::string&&) {
     {
-      std::lock_guard<std::mutex> lock(streams_mu_);
+      MutexLock lock(&streams_mu_);
       auto it = streams_.find(node);
       if (it != streams_.end() && it->second == stream) streams_.erase(it);
     }
@@ -127,7 +125,7 @@ void ReadPath::StartStream(NodeId node, const std::string& url,
 void ReadPath::ExpireStreamWaits() {
   std::vector<std::shared_ptr<ObjectStream>> streams;
   {
-    std::lock_guard<std::mutex> lock(streams_mu_);
+    MutexLock lock(&streams_mu_);
     for (auto& [node, stream] : streams_) streams.push_back(stream);
   }
   for (auto& s : streams) s->ExpireWaits(Clock::now());

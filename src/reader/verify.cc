@@ -41,7 +41,7 @@ void ReadPath::MaybeQueueVerify(NodeId node, const std::string& key) {
   if (tree_.remote(node).checksum_type == ChecksumType::kNone || Stopping()) return;
   uint64_t from = 0;
   {
-    std::lock_guard<std::mutex> lock(verify_mu_);
+    MutexLock lock(&verify_mu_);
     if (verify_started_.count(node)) return;
     from = cached_prefix_[node];
   }
@@ -49,7 +49,7 @@ void ReadPath::MaybeQueueVerify(NodeId node, const std::string& key) {
   const uint64_t size = tree_.size(node);
   const std::vector<ByteRange> missing = cache_->Missing(key, ByteRange{from, size - from});
   {
-    std::lock_guard<std::mutex> lock(verify_mu_);
+    MutexLock lock(&verify_mu_);
     if (!missing.empty()) {
       uint64_t& prefix = cached_prefix_[node];
       prefix = std::max(prefix, missing.front().offset);
@@ -64,7 +64,7 @@ void ReadPath::MaybeQueueVerify(NodeId node, const std::string& key) {
 }
 
 bool ReadPath::Stopping() {
-  std::lock_guard<std::mutex> lock(wait_mu_);
+  MutexLock lock(&wait_mu_);
   return stopping_;
 }
 
@@ -76,7 +76,7 @@ void ReadPath::Verify(NodeId node, const std::string& key) {
   for (uint64_t off = 0; off < size; off += chunk) {
     std::optional<std::string> bytes = cache_->Read(key, ByteRange{off, std::min(chunk, size - off)});
     if (!bytes) {  // evicted meanwhile: check again when it is whole again
-      std::lock_guard<std::mutex> lock(verify_mu_);
+      MutexLock lock(&verify_mu_);
       verify_started_.erase(node);
       return;
     }

@@ -129,15 +129,14 @@ Result<StatsSnapshot> StatsFromJson(std::string_view json) {
   StatsSnapshot stats;
   using Text = std::pair<const char*, std::string S::*>;
   for (auto [key, field] : {Text{"version", &S::version}, Text{"mountpoint", &S::mountpoint}}) {
-    auto it = doc.FindMember(key);
-    if (it != doc.MemberEnd() && it->value.IsString()) stats.*field = it->value.GetString();
+    // (Not FindMember: Clang in C++20 finds rapidjson's iterator comparisons ambiguous.)
+    if (doc.HasMember(key) && doc[key].IsString()) stats.*field = doc[key].GetString();
   }
   for (const MetricInfo& m : kMetrics) {
-    auto it = doc.FindMember(m.json_key);
-    if (it == doc.MemberEnd() || !it->value.IsUint64()) {
+    if (!doc.HasMember(m.json_key) || !doc[m.json_key].IsUint64()) {
       return Status::Errno(EINVAL, "stats", std::string("no counter \"") + m.json_key + "\"");
     }
-    stats.*m.field = it->value.GetUint64();
+    stats.*m.field = doc[m.json_key].GetUint64();
   }
   return stats;
 }
