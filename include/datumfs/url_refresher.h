@@ -6,15 +6,11 @@
 #ifndef DATUMFS_URL_REFRESHER_H_
 #define DATUMFS_URL_REFRESHER_H_
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <cstdint>
 #include <functional>
-#include <map>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -66,37 +62,11 @@ class UrlRefresher {
   // margin, or if `refused_url` (when not null) is that URL: the store refused it.
   void Resolve(const FileUrl& file, const std::string* refused_url, UrlDone done);
 
-  uint64_t refreshes() const { return refreshes_.load(); }
+  uint64_t refreshes() const;
 
  private:
-  struct Waiter {
-    FileUrl file;
-    bool refused;
-    UrlDone done;
-  };
-  struct InputState {
-    bool refreshing = false;
-    std::chrono::steady_clock::time_point last_refresh{};
-    std::map<std::string, std::string> urls;  // filename -> newest URL
-    std::vector<Waiter> waiters;
-  };
-
-  std::string LatestLocked(const FileUrl& file);
-  void WorkLoop();
-  // POSTs input_request for one input: filename -> url, or why not.
-  Result<std::map<std::string, std::string>> Request(const std::string& input_id,
-                                                     const std::string& input_name);
-
-  const InputRequestApi api_;
-  const RefreshOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, InputState> inputs_;  // guarded by mu_; by input id
-  std::deque<std::pair<std::string, std::string>> queue_;  // guarded by mu_: (id, name)
-  bool stopping_ = false;                                  // guarded by mu_
-  std::atomic<bool> abort_{false};  // read by the API request's progress callback
-  std::atomic<uint64_t> refreshes_{0};
-  std::thread worker_;  // last
+  class Impl;  // url_refresher.cc
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace datumfs

@@ -1,73 +1,71 @@
 #include "datumfs/url_refresher.h"
 
-#include <curl/curl.h>
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cerrno>
 #include <ctime>
+#include <deque>
+#include <map>
+#include <optional>
+#include <thread>
 
-#include "datumfs/json_depth.h"
+#include "base/mutex.h"
 #include "datumfs/quote.h"
 #include "datumfs/redact.h"
-#include "fetch/input_request_url.h"
-#include "fetch/proxy.h"
-#include "fetch/tls.h"
+#include "fetch/input_request.h"
 #include "fetch/url_expiry.h"
 
 namespace datumfs {
-namespace {
 
-int AbortIfStopping(void* abort, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<std::atomic<bool>*>(abort)->load() ? 1 : 0;
-}
-
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-// The input_request answer: [ { "name", "files": [ { "filename", "url", ... } ] } ].
-Result<std::map<std::string, std::string>> ParseAnswer(const std::string& body,
-                                                       const std::string& what) {
-  if (JsonNestingDepth(body) > kMaxJsonDepth) {
-    return Status::Errno(EIO, what, "bad JSON: nested deeper than " +
-                                        std::to_string(kMaxJsonDepth) + " levels");
+class UrlRefresher::Impl {
+ public:
+  Impl(InputRequestApi api, RefreshOptions options)
+      : api_(std::move(api)), options_(std::move(options)) {
+    worker_ = std::thread([this] { WorkLoop(); });
   }
-  rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::Errno(EIO, what, std::string("bad JSON: ") +
-                                        rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  if (!doc.IsArray()) return Status::Errno(EIO, what, "answer is not a list of inputs");
-  std::map<std::string, std::string> urls;
-  for (const auto& input : doc.GetArray()) {
-    if (!input.IsObject() || !input.HasMember("files") || !input["files"].IsArray()) continue;
-    for (const auto& f : input["files"].GetArray()) {
-      if (f.IsObject() && f.HasMember("filename") && f["filename"].IsString() &&
-          f.HasMember("url") && f["url"].IsString()) {
-        urls[f["filename"].GetString()] = f["url"].GetString();
-      }
-    }
-  }
-  return urls;
-}
+  void Stop() EXCLUDES(mu_);
+  void Resolve(const FileUrl& file, const std::string* refused_url, UrlDone done) EXCLUDES(mu_);
+  uint64_t refreshes() const { return refreshes_.load(); }
 
-}  // namespace
+ private:
+  struct Waiter {
+    FileUrl file;
+    bool refused;
+    UrlDone done;
+  };
+  struct InputState {
+    bool refreshing = false;
+    std::chrono::steady_clock::time_point last_refresh{};
+    std::map<std::string, std::string> urls;  // filename -> newest URL
+    std::vector<Waiter> waiters;
+  };
+  using Urls = std::map<std::string, std::string>;
 
-UrlRefresher::UrlRefresher(InputRequestApi api, RefreshOptions options)
-    : api_(std::move(api)), options_(options) {
-  worker_ = std::thread([this] { WorkLoop(); });
-}
+  std::string Latest(const FileUrl& file) REQUIRES(mu_);
+  void WorkLoop() EXCLUDES(mu_);
+  // Takes in the answer for one input; what to tell each reader that waited for it.
+  std::vector<std::pair<Status, std::string>> Answer(const std::string& id,
+                                                     const std::string& name,
+                                                     const Result<Urls>& fresh,
+                                                     std::vector<Waiter>& waiters) REQUIRES(mu_);
 
-UrlRefresher::~UrlRefresher() { Stop(); }
+  const InputRequestApi api_;
+  const RefreshOptions options_;
+  Mutex mu_;  // a leaf: held for no request, callback or log line
+  CondVar cv_;
+  std::map<std::string, InputState> inputs_ GUARDED_BY(mu_);  // by input id
+  std::deque<std::pair<std::string, std::string>> queue_ GUARDED_BY(mu_);  // (id, name)
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::atomic<bool> abort_{false};  // read by the API request's progress callback
+  std::atomic<uint64_t> refreshes_{0};
+  std::thread worker_;  // last
+};
 
-void UrlRefresher::Stop() {
+void UrlRefresher::Impl::Stop() {
   std::vector<Waiter> waiters;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
     abort_ = true;
@@ -76,31 +74,32 @@ void UrlRefresher::Stop() {
       state.waiters.clear();
     }
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   worker_.join();
   for (Waiter& w : waiters) w.done(Status::Errno(ECANCELED, "unmounting"), "");
 }
 
-std::string UrlRefresher::LatestLocked(const FileUrl& file) {
+std::string UrlRefresher::Impl::Latest(const FileUrl& file) {
   const InputState& state = inputs_[file.input_id];
   auto it = state.urls.find(file.filename);
   return it != state.urls.end() ? it->second : file.url;
 }
 
-void UrlRefresher::Resolve(const FileUrl& file, const std::string* refused_url, UrlDone done) {
-  std::unique_lock<std::mutex> lock(mu_);
-  std::string latest = LatestLocked(file);
+void UrlRefresher::Impl::Resolve(const FileUrl& file, const std::string* refused_url,
+                                 UrlDone done) {
+  MutexLock lock(&mu_);
+  std::string latest = Latest(file);
   bool refused = refused_url != nullptr && *refused_url == latest;
   std::optional<int64_t> expires = UrlExpiresAt(latest);
   bool expiring = expires && *expires - options_.margin.count() <= std::time(nullptr);
   InputState& state = inputs_[file.input_id];
   bool too_soon = std::chrono::steady_clock::now() - state.last_refresh < options_.min_interval;
   if (stopping_) {
-    lock.unlock();
+    lock.Unlock();
     return done(Status::Errno(ECANCELED, "unmounting"), "");
   }
   if ((!refused && !expiring) || api_.url.empty() || (too_soon && !state.refreshing)) {
-    lock.unlock();
+    lock.Unlock();
     if (refused) {  // nothing newer to offer
       std::string why = api_.url.empty() ? "refused, and there is no input_request API to refresh it"
                                          : "refused, and a fresh URL was refused too";
@@ -112,91 +111,71 @@ void UrlRefresher::Resolve(const FileUrl& file, const std::string* refused_url, 
   if (!state.refreshing) {
     state.refreshing = true;
     queue_.emplace_back(file.input_id, file.input_name);
-    cv_.notify_one();
+    cv_.Signal();
   }
 }
 
-void UrlRefresher::WorkLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+void UrlRefresher::Impl::WorkLoop() {
+  MutexLock lock(&mu_);
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) cv_.Wait(&mu_);
     if (stopping_) return;
     auto [id, name] = queue_.front();
     queue_.pop_front();
-    lock.unlock();
-    Result<std::map<std::string, std::string>> fresh = Request(id, name);
-    lock.lock();
-    InputState& state = inputs_[id];
-    state.refreshing = false;
-    state.last_refresh = std::chrono::steady_clock::now();
+    lock.Unlock();
+    Result<Urls> fresh = RequestInputUrls(api_, options_, id, name, &abort_);
     if (fresh) {
       ++refreshes_;
-      for (auto& [file, url] : fresh.value()) state.urls[file] = url;
       spdlog::info("input {}: {} fresh URLs from input_request", Quote(name), fresh.value().size());
     } else {
       spdlog::warn("{}", fresh.error().message());
     }
+    lock.Lock();
     std::vector<Waiter> waiters;
-    waiters.swap(state.waiters);
-    std::vector<std::pair<Status, std::string>> answers;
-    for (const Waiter& w : waiters) {
-      std::string url = LatestLocked(w.file);
-      if (fresh && !fresh.value().count(w.file.filename)) {
-        answers.emplace_back(Status::Errno(EIO, "input_request for input " + Quote(name),
-                                           "no URL for " + Quote(w.file.filename)),
-                             "");
-      } else if (!fresh && w.refused) {
-        answers.emplace_back(fresh.error(), "");
-      } else {
-        answers.emplace_back(Status(), url);  // fresh, or the old one while the API fails
-      }
-    }
-    lock.unlock();
+    std::vector<std::pair<Status, std::string>> answers = Answer(id, name, fresh, waiters);
+    lock.Unlock();
     for (size_t i = 0; i < waiters.size(); ++i) waiters[i].done(answers[i].first, answers[i].second);
-    lock.lock();
+    lock.Lock();
   }
 }
 
-Result<std::map<std::string, std::string>> UrlRefresher::Request(const std::string& input_id,
-                                                                 const std::string& input_name) {
-  std::string what = "input_request for input " + Quote(input_name);
-  const std::string url = InputRequestUrl(api_.url, input_id);
-  CURL* easy = curl_easy_init();
-  curl_slist* headers = nullptr;
-  for (const auto& [k, v] : api_.headers) headers = curl_slist_append(headers, (k + ": " + v).c_str());
-  std::string body;
-  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, api_.method.c_str());
-  if (api_.method == "POST") curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Append);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, "datumfs/" DATUMFS_VERSION);
-  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &AbortIfStopping);
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &abort_);
-  char error[CURL_ERROR_SIZE] = {};
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error);
-  ApplyTls(easy, options_.tls);
-  CURLcode rc = curl_easy_perform(easy);
-  long status = 0;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  long connect_code = 0;
-  curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
-  const std::string bundle = CaBundleUsed(easy, options_.tls);
-  curl_easy_cleanup(easy);
-  curl_slist_free_all(headers);
-  if (auto problem = PermanentTlsProblem(rc, error, UrlHostPort(api_.url), bundle)) {
-    return Status::Errno(EIO, what, *problem);
+std::vector<std::pair<Status, std::string>> UrlRefresher::Impl::Answer(
+    const std::string& id, const std::string& name, const Result<Urls>& fresh,
+    std::vector<Waiter>& waiters) {
+  InputState& state = inputs_[id];
+  state.refreshing = false;
+  state.last_refresh = std::chrono::steady_clock::now();
+  if (fresh) {
+    for (auto& [file, url] : fresh.value()) state.urls[file] = url;
   }
-  if (auto proxy = DescribeProxyProblem(rc, connect_code, error, url)) {
-    return Status::Errno(EIO, what, proxy->message);
+  waiters.swap(state.waiters);
+  std::vector<std::pair<Status, std::string>> answers;
+  for (const Waiter& w : waiters) {
+    std::string url = Latest(w.file);
+    if (fresh && !fresh.value().count(w.file.filename)) {
+      answers.emplace_back(Status::Errno(EIO, "input_request for input " + Quote(name),
+                                         "no URL for " + Quote(w.file.filename)),
+                           "");
+    } else if (!fresh && w.refused) {
+      answers.emplace_back(fresh.error(), "");
+    } else {
+      answers.emplace_back(Status(), url);  // fresh, or the old one while the API fails
+    }
   }
-  if (rc != CURLE_OK) return Status::Errno(EIO, what, curl_easy_strerror(rc));
-  if (status != 200) return Status::Errno(EIO, what, "HTTP " + std::to_string(status));
-  return ParseAnswer(body, what);
+  return answers;
 }
+
+UrlRefresher::UrlRefresher(InputRequestApi api, RefreshOptions options)
+    : impl_(std::make_unique<Impl>(std::move(api), std::move(options))) {}
+
+UrlRefresher::~UrlRefresher() { Stop(); }
+
+void UrlRefresher::Stop() { impl_->Stop(); }
+
+void UrlRefresher::Resolve(const FileUrl& file, const std::string* refused_url, UrlDone done) {
+  impl_->Resolve(file, refused_url, std::move(done));
+}
+
+uint64_t UrlRefresher::refreshes() const { return impl_->refreshes(); }
 
 }  // namespace datumfs
