@@ -6,7 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "reader/cache_writer.h"
 #include "reader/serial_queue.h"
+#include "reader/store_fetcher.h"
 #include "reader/internal.h"
 
 namespace datumfs {
@@ -103,58 +105,15 @@ void ReadPath::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
   // A part that is the whole range becomes the buffer as it is; others are copied into one.
   bool whole = fill->parts.size() == 1 && fill->parts[0] == fill->range->range;
   if (fill->buffer.empty() && !whole) fill->buffer.assign(fill->range->range.length, '\0');
-  for (const ByteRange& part : fill->parts) FetchPart(fill, part, false, "");
+  for (const ByteRange& part : fill->parts) FetchPart(fill, part);
 }
 
-FileUrl ReadPath::UrlOf(NodeId node) const {
-  RemoteFileInfo info = tree_.remote(node);
-  const Input& input = tree_.inputs()[info.input_index];
-  std::string path = tree_.Path(node);
-  return FileUrl{input.input_id, input.name, path.substr(input.name.size() + 1),
-                 std::string(info.url)};
-}
-
-RangeRequest ReadPath::RequestFor(const FillState& fill, ByteRange part,
-                                const std::string& url) const {
-  RangeRequest request;
-  request.url = url;
-  request.offset = part.offset;
-  request.length = part.length;
-  request.object_size = tree_.size(fill.file->node_);
-  request.deadline = fill.deadline;
-  request.background = fill.file->bulk_;
-  return request;
-}
-
-void ReadPath::FetchPart(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
-                       bool after_refusal, const std::string& refused_url) {
-  auto submit = [this, fill, part, after_refusal](const Status& resolved, const std::string& url) {
-    if (!resolved.ok()) return PartDone(fill, part, resolved, "");
-    if (IgnoresRange(fill->file->node_)) return FetchFromStream(fill, part, after_refusal, url);
-    fetcher_.Submit(RequestFor(*fill, part, url), [this, fill, part, after_refusal, url](
-                                            const Status& status, std::string&& body) {
-      PartFetched(fill, part, after_refusal, url, status, std::move(body));
-    });
-  };
-  if (!refresher_) return submit(Status(), std::string(tree_.remote(fill->file->node_).url));
-  refresher_->Resolve(UrlOf(fill->file->node_), after_refusal ? &refused_url : nullptr, submit);
-}
-
-void ReadPath::PartFetched(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
-                         bool after_refusal, const std::string& url, const Status& status,
-                         std::string&& body) {
-  if (status.errno_value() == EACCES && refresher_ && !after_refusal) {
-    return FetchPart(fill, part, true, url);  // expired or revoked: once with a fresh URL
-  }
-  if (status.errno_value() == ENOTSUP) {  // the server ignores Range: read the whole object
-    {
-      MutexLock lock(&streams_mu_);
-      ignores_range_.insert(fill->file->node_);
-    }
-    return FetchFromStream(fill, part, after_refusal, url);
-  }
-  if (status.ok()) through_.NoteFetched(fill->file->node_, part.length);
-  PartDone(fill, part, status, std::move(body));
+void ReadPath::FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part) {
+  store_->Fetch(StorePart{fill->file, part, fill->deadline},
+                [this, fill, part](const Status& status, std::string&& body) {
+                  if (status.ok()) through_.NoteFetched(fill->file->node_, part.length);
+                  PartDone(fill, part, status, std::move(body));
+                });
 }
 
 void ReadPath::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
@@ -188,32 +147,13 @@ void ReadPath::FinishFill(const std::shared_ptr<datumfs::FillState>& fill, const
   }
   Complete(fill->file, fill->range, Status(), std::move(bytes));
   if (!cache_) return;
-  if (IgnoresRange(fill->file->node_)) {  // the whole-object download caches these bytes
+  if (store_->IgnoresRange(fill->file->node_)) {  // the whole-object download caches them
     if (fill->claimed) cache_->Release(key, fill->parts);
     return;
   }
   // After the replies; the range's bytes are immutable now. The claims are released only once
   // the bytes are in the cache, so that nobody fetches them again meanwhile.
-  NodeId node = fill->file->node_;
-  WriteToCache(key, fill->range, fill->parts, fill->claimed,
-               [this, node, key] { MaybeQueueVerify(node, key); });
-}
-
-void ReadPath::WriteToCache(const std::string& key, std::shared_ptr<const Range> range,
-                          std::vector<ByteRange> parts, bool release_claims,
-                          std::function<void()> after) {
-  writer_->Post([this, key, range, parts, release_claims, after] {
-    const std::string_view bytes(range->data);
-    for (size_t i = 0; i < parts.size(); ++i) {
-      const ByteRange& part = parts[i];
-      std::string_view part_bytes = bytes.substr(part.offset - range->range.offset, part.length);
-      // With the last part's bytes, in the same index transaction, the claims end.
-      const bool last = i + 1 == parts.size();
-      cache_->InsertAndRelease(key, part.offset, part_bytes,
-                               last && release_claims ? parts : std::vector<ByteRange>{});
-    }
-    if (after) after();
-  });
+  writer_->Write(fill->file->node_, key, fill->range, fill->parts, fill->claimed);
 }
 
 // While there are any, every 10 ms: ranges that others were fetching are tried again (by then
@@ -222,7 +162,7 @@ void ReadPath::WriteToCache(const std::string& key, std::shared_ptr<const Range>
 void ReadPath::WaitLoop() {
   MutexLock lock(&wait_mu_);
   while (!stopping_) {
-    if (waits_.empty() && !AnyStreams()) {
+    if (waits_.empty() && !store_->AnyStreams()) {
       wait_cv_.Wait(&wait_mu_);  // until Fill queues a wait, a stream starts, or Stop
     } else {
       // Another process's fetch ends by its claim's release, which sends no signal here.
@@ -232,7 +172,7 @@ void ReadPath::WaitLoop() {
     waits.swap(waits_);
     lock.Unlock();
     for (Wait& w : waits) Fill(w.file, w.range, w.deadline);
-    ExpireStreamWaits();
+    store_->ExpireStreamWaits();
     lock.Lock();
   }
 }
@@ -254,7 +194,6 @@ void ReadPath::Stop() {
   if (waiter_.joinable()) waiter_.join();
   if (loader_) loader_->Stop();
   if (writer_) writer_->Stop();  // what was fetched goes into the cache before it closes
-  if (verifier_) verifier_->Stop();  // after the writer, which queues checks
   for (Wait& w : waits) Complete(w.file, w.range, Status::Errno(ECANCELED, "unmounting"), {});
 }
 

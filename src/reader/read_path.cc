@@ -8,25 +8,30 @@
 #include <vector>
 
 #include "datumfs/units.h"
+#include "reader/cache_writer.h"
 #include "reader/internal.h"
 #include "reader/serial_queue.h"
+#include "reader/store_fetcher.h"
 
 namespace datumfs {
 
 ReadPath::ReadPath(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRefresher* refresher,
                const ReaderOptions& options)
     : tree_(tree),
-      fetcher_(fetcher),
       cache_(cache),
-      refresher_(refresher),
       budget_(std::make_shared<ByteBudget>(options.readahead_budget)),
       through_(tree.node_count()),
       options_(options) {
   if (cache_) {
-    writer_ = std::make_unique<SerialQueue>();
+    writer_ = std::make_unique<CacheWriter>(tree_, *cache_, options_.mountpoint);
     loader_ = std::make_unique<SerialQueue>();
-    verifier_ = std::make_unique<SerialQueue>();
   }
+  StoreFetcherOptions store_options;
+  store_options.part_size = options_.part_size;
+  store_options.read_timeout = options_.read_timeout;
+  store_options.mountpoint = options_.mountpoint;
+  store_ = std::make_unique<StoreFetcher>(tree_, fetcher, refresher, cache_, writer_.get(), budget_,
+                                          store_options, [this] { WakeWaiter(); });
   waiter_ = std::thread([this] { WaitLoop(); });
 }
 

@@ -5,40 +5,41 @@
 #include <algorithm>
 #include <optional>
 
-#include "reader/serial_queue.h"
-#include "reader/internal.h"
+#include "reader/cache_writer.h"
 #include "reader/object_stream.h"
+#include "reader/open_file.h"
+#include "reader/store_fetcher.h"
 
 namespace datumfs {
 
-bool ReadPath::IgnoresRange(NodeId node) {
+bool StoreFetcher::IgnoresRange(NodeId node) {
   MutexLock lock(&streams_mu_);
   return ignores_range_.count(node) != 0;
 }
 
-void ReadPath::FetchFromStream(const std::shared_ptr<FillState>& fill, ByteRange part,
-                             bool after_refusal, const std::string& url) {
-  FetchDone done = [this, fill, part, after_refusal, url](const Status& status,
-                                                          std::string&& body) {
-    PartFetched(fill, part, after_refusal, url, status, std::move(body));
+void StoreFetcher::FetchFromStream(const StorePart& part, bool after_refusal,
+                                   const std::string& url, FetchDone done) {
+  FetchDone fetched = [this, part, after_refusal, url, done](const Status& status,
+                                                             std::string&& body) {
+    Fetched(part, after_refusal, url, status, std::move(body), done);
   };
-  if (JoinStream(fill, part, url, done, !cache_)) return;
-  if (!cache_) return FetchAlone(fill, part, url, done);
+  if (JoinStream(part, url, fetched, !cache_)) return;
+  if (!cache_) return FetchAlone(part, url, fetched);
   // The download has ended or gone past this part, handing it to the cache: read it from
   // there once the writer has caught up. Only if it is not there, download again.
-  writer_->Post([this, fill, part, url, done] {  // after the writes queued before
-    if (std::optional<std::string> bytes = cache_->Read(fill->file->key_, part)) {
-      return done(Status(), std::move(*bytes));
+  writer_->AfterWrites([this, part, url, fetched] {
+    if (std::optional<std::string> bytes = cache_->Read(part.file->key_, part.range)) {
+      return fetched(Status(), std::move(*bytes));
     }
-    if (!JoinStream(fill, part, url, done, true)) FetchAlone(fill, part, url, done);
+    if (!JoinStream(part, url, fetched, true)) FetchAlone(part, url, fetched);
   });
 }
 
-// Subscribes `part` to the file's running download, or to a new one if `may_start`. False if
-// there is none, or it has gone past the part.
-bool ReadPath::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part,
-                        const std::string& url, const FetchDone& done, bool may_start) {
-  const NodeId node = fill->file->node_;
+// Subscribes the part to the file's running download, or to a new one if `may_start`. False
+// if there is none, or it has gone past the part.
+bool StoreFetcher::JoinStream(const StorePart& part, const std::string& url,
+                              const FetchDone& done, bool may_start) {
+  const NodeId node = part.file->node_;
   std::shared_ptr<ObjectStream> stream;
   bool start = false;
   {
@@ -47,55 +48,50 @@ bool ReadPath::JoinStream(const std::shared_ptr<FillState>& fill, ByteRange part
     if (it != streams_.end()) {
       stream = it->second;
     } else if (may_start) {
-      stream = streams_[node] = MakeStream(fill->file);
+      stream = streams_[node] = MakeStream(part.file);
       start = true;
     } else {
       return false;
     }
   }
-  if (!stream->Subscribe(part, fill->deadline, done)) return false;  // never for a new one
+  if (!stream->Subscribe(part.range, part.deadline, done)) return false;  // never a new one
   if (start) {
     StartStream(node, url, stream);
-    WakeWaiter();  // to end its waiting parts at their deadline
+    if (stream_started_) stream_started_();  // to end its waiting parts at their deadline
   }
   return true;
 }
 
-bool ReadPath::AnyStreams() {
+bool StoreFetcher::AnyStreams() {
   MutexLock lock(&streams_mu_);
   return !streams_.empty();
 }
 
-// Reads the object from its start up to the end of `part`, on a connection of its own: for a
+// Reads the object from its start up to the end of the part, on a connection of its own: for a
 // part the shared download has gone past and that is not in the cache.
-void ReadPath::FetchAlone(const std::shared_ptr<FillState>& fill, ByteRange part,
-                        const std::string& url, const FetchDone& done) {
-  RangeRequest request = RequestFor(*fill, part, url);
+void StoreFetcher::FetchAlone(const StorePart& part, const std::string& url,
+                              const FetchDone& done) {
+  RangeRequest request = RequestFor(part, url);
   request.whole_body_ok = true;
   fetcher_.Submit(std::move(request), done);
 }
 
-std::shared_ptr<ObjectStream> ReadPath::MakeStream(const std::shared_ptr<OpenFile>& file) {
+std::shared_ptr<ObjectStream> StoreFetcher::MakeStream(const std::shared_ptr<OpenFile>& file) {
   ObjectStream::ChunkSink to_cache;
   if (cache_) {
-    const uint64_t size = tree_.size(file->node_);
-    to_cache = [this, file, size](uint64_t offset, std::string&& bytes) {
+    to_cache = [this, file](uint64_t offset, std::string&& bytes) {
       auto range = std::make_shared<Range>(ByteRange{offset, bytes.size()}, budget_);
       range->data = std::move(bytes);
       range->ready = true;
-      std::function<void()> after;
-      if (range->range.end() == size) {
-        after = [this, node = file->node_, key = file->key_] { MaybeQueueVerify(node, key); };
-      }
-      WriteToCache(file->key_, range, {range->range}, false, std::move(after));
+      writer_->Write(file->node_, file->key_, range, {range->range}, false);
     };
   }
   return std::make_shared<ObjectStream>(tree_.size(file->node_), options_.part_size,
                                         std::move(to_cache));
 }
 
-void ReadPath::StartStream(NodeId node, const std::string& url,
-                         const std::shared_ptr<ObjectStream>& stream) {
+void StoreFetcher::StartStream(NodeId node, const std::string& url,
+                               const std::shared_ptr<ObjectStream>& stream) {
   const uint64_t size = tree_.size(node);
   spdlog::info("{}/{}: the server ignores Range; downloading the whole file once",
                options_.mountpoint, tree_.Path(node));
@@ -122,7 +118,7 @@ void ReadPath::StartStream(NodeId node, const std::string& url,
   });
 }
 
-void ReadPath::ExpireStreamWaits() {
+void StoreFetcher::ExpireStreamWaits() {
   std::vector<std::shared_ptr<ObjectStream>> streams;
   {
     MutexLock lock(&streams_mu_);

@@ -1,0 +1,130 @@
+// StoreFetcher with a Fetcher the test answers by hand: what it asks the store for, and what
+// each part's caller gets.
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reader/open_file.h"
+#include "reader/store_fetcher.h"
+#include "reader_fixtures.h"
+
+namespace datumfs {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+
+std::string Content(uint64_t size) {
+  std::string s(size, '\0');
+  for (uint64_t i = 0; i < size; ++i) s[i] = static_cast<char>(i * 7 + i / 251);
+  return s;
+}
+
+struct Got {
+  std::optional<Status> status;
+  std::string bytes;
+  int calls = 0;
+};
+
+struct Fixture {
+  explicit Fixture(uint64_t size = 4 * kMiB)
+      : tree(RemoteTree({{"f.bin", size, ""}})),
+        content(Content(size)),
+        store(tree, fetcher, nullptr, nullptr, nullptr, std::make_shared<ByteBudget>(1 << 30),
+              StoreFetcherOptions{kMiB, std::chrono::milliseconds(30000), "/mnt"},
+              [this] { ++streams_started; }),
+        file(std::make_shared<OpenFile>(FileNode(tree, "f.bin"), "key", ReadaheadOptions{},
+                                        false)) {}
+
+  void Fetch(ByteRange range, Got& got) {
+    StorePart part{file, range, std::chrono::steady_clock::now() + std::chrono::seconds(30)};
+    store.Fetch(part, [&got](const Status& status, std::string&& bytes) {
+      got.status = status;
+      got.bytes = std::move(bytes);
+      ++got.calls;
+    });
+  }
+
+  Tree tree;
+  std::string content;
+  ManualFetcher fetcher;
+  int streams_started = 0;
+  StoreFetcher store;
+  std::shared_ptr<OpenFile> file;
+};
+
+}  // namespace
+
+TEST_SUITE("store fetcher") {
+  TEST_CASE("a part is one ranged request with the file's URL, and its bytes") {
+    Fixture f;
+    Got got;
+    f.Fetch(ByteRange{kMiB, 2 * kMiB}, got);
+    REQUIRE(f.fetcher.pending.size() == 1);
+    const RangeRequest& r = f.fetcher.pending[0].request;
+    CHECK(r.url == "https://store/f.bin?sig=s");
+    CHECK(r.offset == kMiB);
+    CHECK(r.length == 2 * kMiB);
+    CHECK(r.object_size == 4 * kMiB);
+    CHECK_FALSE(r.whole_body_ok);
+    f.fetcher.Answer(0, Status(), f.content);
+    CHECK(got.calls == 1);
+    CHECK(got.status->ok());
+    CHECK(got.bytes == f.content.substr(kMiB, 2 * kMiB));
+  }
+
+  TEST_CASE("a refused URL with no refresher fails the part once, with EACCES") {
+    Fixture f;
+    Got got;
+    f.Fetch(ByteRange{0, kMiB}, got);
+    f.fetcher.Answer(0, Status::Errno(EACCES, "store", "403"));
+    CHECK(f.fetcher.pending.size() == 1);  // nothing to retry with
+    CHECK(got.calls == 1);
+    CHECK(got.status->errno_value() == EACCES);
+  }
+
+  TEST_CASE("a server that ignores Range: one whole-object download serves every part") {
+    Fixture f;
+    Got first, second, third;
+    f.Fetch(ByteRange{0, kMiB}, first);
+    f.fetcher.Answer(0, Status::Errno(ENOTSUP, "store", "200 without Range"));
+    REQUIRE(f.fetcher.pending.size() == 2);  // the whole object, from its start
+    const RangeRequest& whole = f.fetcher.pending[1].request;
+    CHECK(whole.offset == 0);
+    CHECK(whole.length == 4 * kMiB);
+    CHECK(whole.whole_body_ok);
+    CHECK(f.streams_started == 1);
+    CHECK(f.store.IgnoresRange(f.file->node_));
+    CHECK(f.store.AnyStreams());
+    f.Fetch(ByteRange{2 * kMiB, kMiB}, second);  // joins the download: no request of its own
+    f.Fetch(ByteRange{3 * kMiB + 5, 100}, third);
+    CHECK(f.fetcher.pending.size() == 2);
+    f.fetcher.Answer(1, Status(), f.content);
+    CHECK(first.calls == 1);
+    CHECK(first.bytes == f.content.substr(0, kMiB));
+    CHECK(second.bytes == f.content.substr(2 * kMiB, kMiB));
+    CHECK(third.bytes == f.content.substr(3 * kMiB + 5, 100));
+    CHECK(second.status->ok());
+    CHECK_FALSE(f.store.AnyStreams());
+    CHECK(f.streams_started == 1);
+  }
+
+  TEST_CASE("parts waiting on a failed whole-object download get its error") {
+    Fixture f;
+    Got first, second;
+    f.Fetch(ByteRange{0, kMiB}, first);
+    f.fetcher.Answer(0, Status::Errno(ENOTSUP, "store", "200 without Range"));
+    f.Fetch(ByteRange{2 * kMiB, kMiB}, second);
+    f.fetcher.Answer(1, Status::Errno(EIO, "store", "connection reset"));
+    CHECK(first.calls == 1);
+    CHECK(second.calls == 1);
+    CHECK(first.status->errno_value() == EIO);
+    CHECK(second.status->errno_value() == EIO);
+    CHECK_FALSE(f.store.AnyStreams());
+  }
+}
+
+}  // namespace datumfs
