@@ -2,9 +2,9 @@
 # Builds datumfs three ways and runs the suites in each:
 #   build-release  the optimized build users and packagers make (-Dbuildtype=release): unit,
 #                  integration, and the Debian package (built, installed, tried, purged);
-#   build-asan     address+undefined sanitizers: unit, integration, chaos;
-#   build-tsan     thread sanitizer, built with Clang (which checks the lock annotations):
-#                  unit, integration, chaos.
+#   build-asan     address+undefined sanitizers, built with Clang (which checks the lock
+#                  annotations): unit, integration, chaos;
+#   build-tsan     thread sanitizer: unit, integration, chaos.
 # Prints "tests: N passed, N failed, N skipped" at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +26,12 @@ rc=0
 # The chaos test runs where it finds the most: under the sanitizers.
 run_build build-release "--no-suite chaos" -Dbuildtype=release || rc=1
 # Unity builds (a quarter less compile time); the release build compiles each file alone.
-run_build build-asan "" -Db_sanitize=address,undefined -Db_lundef=false -Dunity=on || rc=1
-# Built with Clang, whose -Wthread-safety (meson.build) checks the lock annotations.
-CC=clang CXX=clang++ run_build build-tsan "" -Db_sanitize=thread -Db_lundef=false -Dunity=on \
-  || rc=1
+# Built with Clang, whose -Wthread-safety (meson.build) checks the lock annotations. (Not the
+# TSan build: Clang 14's TSan runtime crashes while reporting the close that test/tsan.supp
+# suppresses, before it gets to the suppression.)
+CC=clang CXX=clang++ run_build build-asan "" -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dunity=on || rc=1
+run_build build-tsan "" -Db_sanitize=thread -Db_lundef=false -Dunity=on || rc=1
 
 # One closing line over the builds, counted from meson's own logs.
 /usr/bin/python3 - <<'PY'
