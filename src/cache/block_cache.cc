@@ -12,7 +12,6 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <thread>
 
 #include "base/mutex.h"
@@ -20,6 +19,7 @@
 #include "cache/extents.h"
 #include "cache/index_check.h"
 #include "cache/lmdb_index.h"
+#include "cache/verified_set.h"
 #include "datumfs/cache.h"
 #include "datumfs/crc32c.h"
 #include "datumfs/hex.h"
@@ -44,12 +44,6 @@ bool SafeFileName(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   });
-}
-
-// The identity of one version of an extent, for the "verified by this process" set.
-std::string VerifiedKey(std::string_view key, const Extent& e) {
-  return std::string(key) + '\0' + std::to_string(e.offset) + ':' + std::to_string(e.length) +
-         ':' + std::to_string(e.crc);
 }
 
 class DiskCache final : public BlockCache {
@@ -105,7 +99,7 @@ class DiskCache final : public BlockCache {
   // Lock order: evict_mu_ before touch_mu_. verified_mu_, touch_mu_ and stop_mu_ are leaves,
   // held for no I/O and no index transaction.
   Mutex verified_mu_;
-  std::set<std::string> verified_ GUARDED_BY(verified_mu_);
+  VerifiedSet verified_ GUARDED_BY(verified_mu_);
 
   Mutex touch_mu_;
   std::map<std::pair<std::string, uint64_t>, uint64_t> touches_ GUARDED_BY(touch_mu_);
@@ -148,11 +142,10 @@ bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Ext
                            ByteRange range, std::string* out) {
   uint64_t from = std::max(e.offset, range.offset);
   uint64_t to = std::min(e.offset + e.length, range.end());
-  std::string vkey = VerifiedKey(key, e);
   bool verified;
   {
     MutexLock lock(&verified_mu_);
-    verified = verified_.count(vkey) != 0;
+    verified = verified_.Contains(key, e);
   }
   if (verified) {
     return file.ReadAt(from, to - from, out->data() + (from - range.offset)).ok();
@@ -172,7 +165,7 @@ bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Ext
   }
   {
     MutexLock lock(&verified_mu_);
-    verified_.insert(std::move(vkey));
+    verified_.Insert(key, e);
   }
   if (!inside) out->replace(from - range.offset, to - from, whole, from - e.offset, to - from);
   return true;

@@ -12,6 +12,7 @@
 #include "cache/data_file.h"
 #include "cache/extents.h"
 #include "cache/lmdb_index.h"
+#include "cache/verified_set.h"
 #include "datumfs/cache.h"
 #include "testutil.h"
 
@@ -388,6 +389,38 @@ TEST_SUITE("cache") {
     CHECK_FALSE(index.value()->ClaimAll("d-k", {{5, 1}}, other, alive).value());  // mine lives
     auto never = [](const LmdbIndex::Claim&) { return false; };  // as if all had expired
     CHECK(index.value()->ClaimAll("d-k", {{5, 1}}, other, never).value());
+  }
+}
+
+TEST_SUITE("verified set") {
+  TEST_CASE("an extent is known once inserted; another version of it is not") {
+    VerifiedSet set;
+    Extent e{8 << 20, 8 << 20, 0xabcdef, 0};
+    CHECK_FALSE(set.Contains("key", e));
+    set.Insert("key", e);
+    CHECK(set.Contains("key", e));
+    e.atime = 12345;  // not part of its identity
+    CHECK(set.Contains("key", e));
+    CHECK_FALSE(set.Contains("key", Extent{8 << 20, 8 << 20, 0xabcdee, 0}));  // rewritten
+    CHECK_FALSE(set.Contains("key", Extent{8 << 20, 4 << 20, 0xabcdef, 0}));
+    CHECK_FALSE(set.Contains("key", Extent{0, 8 << 20, 0xabcdef, 0}));
+    CHECK_FALSE(set.Contains("other", e));
+  }
+
+  TEST_CASE("memory stays fixed: old extents are forgotten, never unseen ones taken as known") {
+    VerifiedSet set;
+    const size_t n = 4 * VerifiedSet::kSlots;
+    for (size_t i = 0; i < n; ++i) set.Insert("k" + std::to_string(i), Extent{i, 4096, 7, 0});
+    CHECK(set.memory_bytes() == VerifiedSet::kSlots * sizeof(uint64_t));
+    size_t known = 0;
+    for (size_t i = 0; i < n; ++i) {
+      known += set.Contains("k" + std::to_string(i), Extent{i, 4096, 7, 0});
+    }
+    CHECK(known > VerifiedSet::kSlots / 2);  // most of the last table's worth
+    CHECK(known <= VerifiedSet::kSlots);
+    for (size_t i = 0; i < n; ++i) {
+      REQUIRE_FALSE(set.Contains("k" + std::to_string(i), Extent{i, 4096, 8, 0}));
+    }
   }
 }
 
