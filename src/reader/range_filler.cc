@@ -1,19 +1,33 @@
-// Filling a range: from the block cache where it can, from the store for the rest, and
-// waiting instead of fetching when another reader (in this process or another) has claimed
-// the missing bytes.
+#include "reader/range_filler.h"
+
 #include <algorithm>
 #include <cerrno>
 
 #include <spdlog/spdlog.h>
 
 #include "reader/cache_writer.h"
-#include "reader/serial_queue.h"
+#include "reader/open_file.h"
 #include "reader/store_fetcher.h"
-#include "reader/internal.h"
 
 namespace datumfs {
 
+// A range being assembled: what the cache had, copied in at once, plus the parts fetched.
+struct FillState {
+  std::shared_ptr<OpenFile> file;
+  std::shared_ptr<Range> range;
+  std::chrono::steady_clock::time_point deadline;
+  std::string buffer;            // range->range.length bytes; guarded by mu once parts are out
+  std::vector<ByteRange> parts;  // to fetch
+  bool claimed = false;          // parts are claimed in the cache
+  Mutex mu;  // a leaf; the last part's completion takes the result out and lets go of it
+  size_t pending GUARDED_BY(mu) = 0;
+  Status status GUARDED_BY(mu);  // the first failure
+};
+
 namespace {
+
+// Missing ranges closer than this are fetched in one request (the bytes between are few).
+constexpr uint64_t kCoalesceGap = 16 * 1024;
 
 // The parts of `want` outside `gaps` (sorted, disjoint, inside `want`).
 std::vector<ByteRange> Complement(ByteRange want, const std::vector<ByteRange>& gaps) {
@@ -27,8 +41,7 @@ std::vector<ByteRange> Complement(ByteRange want, const std::vector<ByteRange>& 
   return out;
 }
 
-}  // namespace
-
+// Merges ranges separated by at most `gap` bytes. `ranges` is sorted and disjoint.
 std::vector<ByteRange> Coalesce(const std::vector<ByteRange>& ranges, uint64_t gap) {
   std::vector<ByteRange> out;
   for (const ByteRange& r : ranges) {
@@ -41,7 +54,22 @@ std::vector<ByteRange> Coalesce(const std::vector<ByteRange>& ranges, uint64_t g
   return out;
 }
 
-bool ReadPath::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
+}  // namespace
+
+RangeFiller::RangeFiller(BlockCache* cache, CacheWriter* writer, StoreFetcher& store,
+                         std::chrono::milliseconds read_timeout, CompleteFn complete,
+                         FetchedFn fetched)
+    : cache_(cache),
+      writer_(writer),
+      store_(store),
+      read_timeout_(read_timeout),
+      complete_(std::move(complete)),
+      fetched_(std::move(fetched)),
+      waiter_([this] { WaitLoop(); }) {}
+
+RangeFiller::~RangeFiller() { Stop(); }
+
+bool RangeFiller::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
   ByteRange want = fill.range->range;
   fill.buffer.assign(want.length, '\0');
   for (const ByteRange& part : Complement(want, gaps)) {
@@ -52,9 +80,15 @@ bool ReadPath::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
   return true;
 }
 
-void ReadPath::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-                  Clock::time_point deadline, int attempt) {
-  auto fill = std::make_shared<datumfs::FillState>();
+void RangeFiller::Fill(const std::shared_ptr<OpenFile>& file,
+                       const std::shared_ptr<Range>& range, Clock::time_point deadline) {
+  FillFrom(file, range, deadline, 0);
+}
+
+void RangeFiller::FillFrom(const std::shared_ptr<OpenFile>& file,
+                           const std::shared_ptr<Range>& range, Clock::time_point deadline,
+                           int attempt) {
+  auto fill = std::make_shared<FillState>();
   fill->file = file;
   fill->range = range;
   fill->deadline = deadline;
@@ -64,13 +98,13 @@ void ReadPath::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr
     return FetchParts(fill);
   }
   if (std::optional<std::string> cached = cache_->Read(file->key_, want)) {
-    return Complete(file, range, Status(), std::move(*cached));  // no network at all
+    return complete_(file, range, Status(), std::move(*cached));  // no network at all
   }
   const std::vector<ByteRange> missing = cache_->Missing(file->key_, want);
   // The cache changes under us as other readers fill it: when it has moved on since the first
   // look, look again (a few times; each time round more of the range is cached).
   const bool retry = attempt < 3;
-  if (missing.empty() && retry) return Fill(file, range, deadline, attempt + 1);
+  if (missing.empty() && retry) return FillFrom(file, range, deadline, attempt + 1);
   std::vector<ByteRange> gaps = missing;
   if (gaps.empty() || (gaps != std::vector<ByteRange>{want} && !CopyCached(*fill, gaps))) {
     spdlog::debug("{}: cached parts of {}-{} went away; fetching it all", file->key_, want.offset,
@@ -78,15 +112,15 @@ void ReadPath::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr
     gaps = {want};
   }
   fill->parts = Coalesce(gaps, kCoalesceGap);
-  auto ttl = std::chrono::duration_cast<std::chrono::seconds>(options_.read_timeout).count() + 1;
+  auto ttl = std::chrono::duration_cast<std::chrono::seconds>(read_timeout_).count() + 1;
   fill->claimed = cache_->Claim(file->key_, fill->parts, static_cast<uint64_t>(ttl));
   if (fill->claimed && retry && missing != cache_->Missing(file->key_, want)) {
     cache_->Release(file->key_, fill->parts);  // someone finished part of it meanwhile
-    return Fill(file, range, deadline, attempt + 1);
+    return FillFrom(file, range, deadline, attempt + 1);
   }
   // Someone is fetching these bytes: wait for them in the cache, for half the read's time at
   // most, then fetch them ourselves so that the read still ends in time.
-  if (!fill->claimed && Clock::now() < deadline - options_.read_timeout / 2) {
+  if (!fill->claimed && Clock::now() < deadline - read_timeout_ / 2) {
     MutexLock lock(&wait_mu_);
     if (!stopping_) {
       waits_.push_back(Wait{file, range, deadline});
@@ -97,7 +131,7 @@ void ReadPath::Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr
   FetchParts(fill);
 }
 
-void ReadPath::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
+void RangeFiller::FetchParts(const std::shared_ptr<FillState>& fill) {
   {
     MutexLock lock(&fill->mu);  // (no part is out yet)
     fill->pending = fill->parts.size();
@@ -108,16 +142,16 @@ void ReadPath::FetchParts(const std::shared_ptr<datumfs::FillState>& fill) {
   for (const ByteRange& part : fill->parts) FetchPart(fill, part);
 }
 
-void ReadPath::FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part) {
-  store_->Fetch(StorePart{fill->file, part, fill->deadline},
-                [this, fill, part](const Status& status, std::string&& body) {
-                  if (status.ok()) through_.NoteFetched(fill->file->node_, part.length);
-                  PartDone(fill, part, status, std::move(body));
-                });
+void RangeFiller::FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part) {
+  store_.Fetch(StorePart{fill->file, part, fill->deadline},
+               [this, fill, part](const Status& status, std::string&& body) {
+                 if (status.ok() && fetched_) fetched_(fill->file->node_, part.length);
+                 PartDone(fill, part, status, std::move(body));
+               });
 }
 
-void ReadPath::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRange part,
-                      const Status& status, std::string&& body) {
+void RangeFiller::PartDone(const std::shared_ptr<FillState>& fill, ByteRange part,
+                           const Status& status, std::string&& body) {
   Status result;
   std::string bytes;
   {
@@ -137,17 +171,17 @@ void ReadPath::PartDone(const std::shared_ptr<datumfs::FillState>& fill, ByteRan
   FinishFill(fill, result, std::move(bytes));
 }
 
-void ReadPath::FinishFill(const std::shared_ptr<datumfs::FillState>& fill, const Status& result,
-                          std::string&& bytes) {
+void RangeFiller::FinishFill(const std::shared_ptr<FillState>& fill, const Status& result,
+                             std::string&& bytes) {
   const std::string& key = fill->file->key_;
   if (!result.ok()) {
-    Complete(fill->file, fill->range, result, {});
+    complete_(fill->file, fill->range, result, {});
     if (fill->claimed) cache_->Release(key, fill->parts);
     return;
   }
-  Complete(fill->file, fill->range, Status(), std::move(bytes));
+  complete_(fill->file, fill->range, Status(), std::move(bytes));
   if (!cache_) return;
-  if (store_->IgnoresRange(fill->file->node_)) {  // the whole-object download caches them
+  if (store_.IgnoresRange(fill->file->node_)) {  // the whole-object download caches them
     if (fill->claimed) cache_->Release(key, fill->parts);
     return;
   }
@@ -159,10 +193,10 @@ void ReadPath::FinishFill(const std::shared_ptr<datumfs::FillState>& fill, const
 // While there are any, every 10 ms: ranges that others were fetching are tried again (by then
 // the bytes are usually in the cache, or the claim has gone and this reader takes it), and
 // parts waiting on a whole-object download past their deadline fail.
-void ReadPath::WaitLoop() {
+void RangeFiller::WaitLoop() {
   MutexLock lock(&wait_mu_);
   while (!stopping_) {
-    if (waits_.empty() && !store_->AnyStreams()) {
+    if (waits_.empty() && !store_.AnyStreams()) {
       wait_cv_.Wait(&wait_mu_);  // until Fill queues a wait, a stream starts, or Stop
     } else {
       // Another process's fetch ends by its claim's release, which sends no signal here.
@@ -172,17 +206,17 @@ void ReadPath::WaitLoop() {
     waits.swap(waits_);
     lock.Unlock();
     for (Wait& w : waits) Fill(w.file, w.range, w.deadline);
-    store_->ExpireStreamWaits();
+    store_.ExpireStreamWaits();
     lock.Lock();
   }
 }
 
-void ReadPath::WakeWaiter() {
+void RangeFiller::WakeWaiter() {
   { MutexLock lock(&wait_mu_); }  // WaitLoop is waiting on the condition, or will look again
   wait_cv_.Signal();
 }
 
-void ReadPath::Stop() {
+void RangeFiller::Stop() {
   std::vector<Wait> waits;
   {
     MutexLock lock(&wait_mu_);
@@ -192,9 +226,7 @@ void ReadPath::Stop() {
   }
   wait_cv_.SignalAll();
   if (waiter_.joinable()) waiter_.join();
-  if (loader_) loader_->Stop();
-  if (writer_) writer_->Stop();  // what was fetched goes into the cache before it closes
-  for (Wait& w : waits) Complete(w.file, w.range, Status::Errno(ECANCELED, "unmounting"), {});
+  for (Wait& w : waits) complete_(w.file, w.range, Status::Errno(ECANCELED, "unmounting"), {});
 }
 
 }  // namespace datumfs

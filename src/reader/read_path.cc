@@ -3,13 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <deque>
-#include <mutex>
 #include <vector>
 
 #include "datumfs/units.h"
 #include "reader/cache_writer.h"
-#include "reader/internal.h"
+#include "reader/open_file.h"
+#include "reader/range_filler.h"
 #include "reader/serial_queue.h"
 #include "reader/store_fetcher.h"
 
@@ -19,20 +18,31 @@ ReadPath::ReadPath(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRef
                const ReaderOptions& options)
     : tree_(tree),
       cache_(cache),
+      options_(options),
       budget_(std::make_shared<ByteBudget>(options.readahead_budget)),
-      through_(tree.node_count()),
-      options_(options) {
-  if (cache_) {
-    writer_ = std::make_unique<CacheWriter>(tree_, *cache_, options_.mountpoint);
-    loader_ = std::make_unique<SerialQueue>();
-  }
+      through_(tree.node_count()) {
+  if (cache_) writer_ = std::make_unique<CacheWriter>(tree_, *cache_, options_.mountpoint);
   StoreFetcherOptions store_options;
   store_options.part_size = options_.part_size;
   store_options.read_timeout = options_.read_timeout;
   store_options.mountpoint = options_.mountpoint;
+  // A whole-object download that starts has the filler's wait thread expire its parts.
   store_ = std::make_unique<StoreFetcher>(tree_, fetcher, refresher, cache_, writer_.get(), budget_,
-                                          store_options, [this] { WakeWaiter(); });
-  waiter_ = std::thread([this] { WaitLoop(); });
+                                          store_options, [this] { filler_->WakeWaiter(); });
+  filler_ = std::make_unique<RangeFiller>(
+      cache_, writer_.get(), *store_, options_.read_timeout,
+      [this](const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+             const Status& status, std::string&& bytes) {
+        Complete(file, range, status, std::move(bytes));
+      },
+      [this](NodeId node, uint64_t bytes) { through_.NoteFetched(node, bytes); });
+  if (cache_) loader_ = std::make_unique<SerialQueue>();
+}
+
+void ReadPath::Stop() {
+  filler_->Stop();
+  if (loader_) loader_->Stop();
+  if (writer_) writer_->Stop();  // what was fetched goes into the cache before it closes
 }
 
 ReadPath::~ReadPath() { Stop(); }
@@ -123,14 +133,14 @@ void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size
     range->Reply(Waiter{offset, size, std::move(done)});
   }
   const Clock::time_point deadline = Clock::now() + options_.read_timeout;
-  if (fill) Fill(file, range, deadline);
+  if (fill) filler_->Fill(file, range, deadline);
   for (const auto& r : ahead) {
     // Read-ahead the cache holds is loaded into memory off the FUSE thread, so that the
     // reader's next reads find it there instead of each going to the cache file.
     if (cache_ && cache_->Missing(file->key_, r->range).empty()) {
-      loader_->Post([this, file, r, deadline] { Fill(file, r, deadline); });
+      loader_->Post([this, file, r, deadline] { filler_->Fill(file, r, deadline); });
     } else {
-      Fill(file, r, deadline);
+      filler_->Fill(file, r, deadline);
     }
   }
 }

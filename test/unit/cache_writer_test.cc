@@ -113,15 +113,6 @@ struct Fixture {
   std::shared_ptr<ByteBudget> budget = std::make_shared<ByteBudget>(UINT64_MAX);
 };
 
-// Polls `done` for up to 5 s.
-bool Eventually(const std::function<bool()>& done) {
-  for (int i = 0; i < 500; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
-
 }  // namespace
 
 TEST_SUITE("cache writer") {

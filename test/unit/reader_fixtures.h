@@ -1,14 +1,22 @@
-// What the reader's unit tests share: a tree of remote files and a Fetcher whose requests the
-// test answers by hand.
+// What the reader's unit tests share: a tree of remote files, a Fetcher whose requests the
+// test answers by hand, a block cache in memory.
 #ifndef DATUMFS_TEST_UNIT_READER_FIXTURES_H_
 #define DATUMFS_TEST_UNIT_READER_FIXTURES_H_
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "datumfs/cache.h"
 #include "datumfs/fetch.h"
 #include "datumfs/tree.h"
 
@@ -52,31 +60,149 @@ inline NodeId FileNode(const Tree& tree, const std::string& name) {
 // Keeps every request; the test answers them (Answer) in any order, on its own thread.
 class ManualFetcher : public Fetcher {
  public:
+  void Submit(RangeRequest request, FetchDone done) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.push_back(Pending{std::move(request), std::move(done)});
+  }
+  FetchCounters counters() const override { return {}; }
+
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pending_.size();
+  }
+  RangeRequest request(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pending_.at(i).request;
+  }
+  // Answers request `i` with `status` and, if it is OK, the bytes `content` holds for it
+  // (through its sink when it has one).
+  void Answer(size_t i, const Status& status, const std::string& content = "") {
+    RangeRequest r = request(i);
+    FetchDone done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done = std::move(pending_.at(i).done);
+    }
+    if (!status.ok()) return done(status, "");
+    if (!r.sink) return done(status, content.substr(r.offset, r.length));
+    for (uint64_t off = 0; off < r.object_size; off += 100000) {
+      r.sink(off, std::string_view(content).substr(off, std::min<uint64_t>(100000, r.object_size - off)));
+    }
+    done(status, "");
+  }
+
+ private:
   struct Pending {
     RangeRequest request;
     FetchDone done;
   };
-  void Submit(RangeRequest request, FetchDone done) override {
-    pending.push_back(Pending{std::move(request), std::move(done)});
-  }
-  FetchCounters counters() const override { return {}; }
-
-  // Answers request `i` with `status` and, if it is OK, the bytes `content` holds for it
-  // (through its sink when it has one).
-  void Answer(size_t i, const Status& status, const std::string& content = "") {
-    Pending& p = pending.at(i);
-    if (!status.ok()) return p.done(status, "");
-    const uint64_t from = p.request.sink ? 0 : p.request.offset;
-    const uint64_t to = p.request.sink ? p.request.object_size : p.request.offset + p.request.length;
-    if (!p.request.sink) return p.done(status, content.substr(from, to - from));
-    for (uint64_t off = from; off < to; off += 100000) {
-      p.request.sink(off, std::string_view(content).substr(off, std::min<uint64_t>(100000, to - off)));
-    }
-    p.done(status, "");
-  }
-
-  std::vector<Pending> pending;
+  std::mutex mu_;
+  std::vector<Pending> pending_;
 };
+
+// A block cache in memory: one object per key, byte by byte, with claims the test can make
+// "another process's" (OthersClaim) and take away again. Thread-safe (one mutex).
+class MemoryCache : public BlockCache {
+ public:
+  std::optional<std::string> Read(std::string_view key, ByteRange range) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++reads_;
+    Object& o = objects_[std::string(key)];
+    for (uint64_t i = range.offset; i < range.end(); ++i) {
+      if (i >= o.have.size() || !o.have[i]) return std::nullopt;
+    }
+    return o.bytes.substr(range.offset, range.length);
+  }
+  std::vector<ByteRange> Missing(std::string_view key, ByteRange range) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Object& o = objects_[std::string(key)];
+    std::vector<ByteRange> out;
+    for (uint64_t i = range.offset; i < range.end(); ++i) {
+      if (i < o.have.size() && o.have[i]) continue;
+      if (!out.empty() && out.back().end() == i) {
+        ++out.back().length;
+      } else {
+        out.push_back(ByteRange{i, 1});
+      }
+    }
+    return out;
+  }
+  void Insert(std::string_view key, uint64_t offset, std::string_view bytes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Object& o = objects_[std::string(key)];
+    if (o.bytes.size() < offset + bytes.size()) {
+      o.bytes.resize(offset + bytes.size());
+      o.have.resize(offset + bytes.size());
+    }
+    o.bytes.replace(offset, bytes.size(), bytes);
+    for (uint64_t i = offset; i < offset + bytes.size(); ++i) o.have[i] = true;
+  }
+  void InsertAndRelease(std::string_view key, uint64_t offset, std::string_view bytes,
+                        const std::vector<ByteRange>& release) override {
+    Insert(key, offset, bytes);
+    Release(key, release);
+  }
+  void DropObject(std::string_view key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    objects_.erase(std::string(key));
+  }
+  bool Claim(std::string_view key, const std::vector<ByteRange>& ranges, uint64_t) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++claims_;
+    Object& o = objects_[std::string(key)];
+    if (o.others_claim) return false;
+    for (const ByteRange& r : ranges) o.claims.push_back(r);
+    return true;
+  }
+  void Release(std::string_view key, const std::vector<ByteRange>& ranges) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Object& o = objects_[std::string(key)];
+    for (const ByteRange& r : ranges) {
+      auto it = std::find(o.claims.begin(), o.claims.end(), r);
+      if (it != o.claims.end()) o.claims.erase(it);
+    }
+  }
+  Status Evict(bool) override { return Status(); }
+  uint64_t TotalBytes() override { return 0; }
+  Result<std::vector<ObjectSummary>> List() override { return std::vector<ObjectSummary>{}; }
+  Result<VerifyReport> Verify() override { return VerifyReport{}; }
+  CacheCounters counters() const override { return {}; }
+
+  // Another process holds (true) or has given up (false) claims on all of `key`.
+  void OthersClaim(const std::string& key, bool held) {
+    std::lock_guard<std::mutex> lock(mu_);
+    objects_[key].others_claim = held;
+  }
+  // This process's claims on `key` not yet released.
+  std::vector<ByteRange> Claims(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return objects_[key].claims;
+  }
+  int reads() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reads_;
+  }
+
+ private:
+  struct Object {
+    std::string bytes;
+    std::vector<bool> have;
+    std::vector<ByteRange> claims;
+    bool others_claim = false;
+  };
+  std::mutex mu_;
+  std::map<std::string, Object> objects_;
+  int reads_ = 0, claims_ = 0;
+};
+
+// Polls `done` for up to 5 s.
+inline bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 500; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
 
 }  // namespace datumfs
 

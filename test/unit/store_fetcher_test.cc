@@ -63,8 +63,8 @@ TEST_SUITE("store fetcher") {
     Fixture f;
     Got got;
     f.Fetch(ByteRange{kMiB, 2 * kMiB}, got);
-    REQUIRE(f.fetcher.pending.size() == 1);
-    const RangeRequest& r = f.fetcher.pending[0].request;
+    REQUIRE(f.fetcher.count() == 1);
+    const RangeRequest r = f.fetcher.request(0);
     CHECK(r.url == "https://store/f.bin?sig=s");
     CHECK(r.offset == kMiB);
     CHECK(r.length == 2 * kMiB);
@@ -81,7 +81,7 @@ TEST_SUITE("store fetcher") {
     Got got;
     f.Fetch(ByteRange{0, kMiB}, got);
     f.fetcher.Answer(0, Status::Errno(EACCES, "store", "403"));
-    CHECK(f.fetcher.pending.size() == 1);  // nothing to retry with
+    CHECK(f.fetcher.count() == 1);  // nothing to retry with
     CHECK(got.calls == 1);
     CHECK(got.status->errno_value() == EACCES);
   }
@@ -91,8 +91,8 @@ TEST_SUITE("store fetcher") {
     Got first, second, third;
     f.Fetch(ByteRange{0, kMiB}, first);
     f.fetcher.Answer(0, Status::Errno(ENOTSUP, "store", "200 without Range"));
-    REQUIRE(f.fetcher.pending.size() == 2);  // the whole object, from its start
-    const RangeRequest& whole = f.fetcher.pending[1].request;
+    REQUIRE(f.fetcher.count() == 2);  // the whole object, from its start
+    const RangeRequest whole = f.fetcher.request(1);
     CHECK(whole.offset == 0);
     CHECK(whole.length == 4 * kMiB);
     CHECK(whole.whole_body_ok);
@@ -101,7 +101,7 @@ TEST_SUITE("store fetcher") {
     CHECK(f.store.AnyStreams());
     f.Fetch(ByteRange{2 * kMiB, kMiB}, second);  // joins the download: no request of its own
     f.Fetch(ByteRange{3 * kMiB + 5, 100}, third);
-    CHECK(f.fetcher.pending.size() == 2);
+    CHECK(f.fetcher.count() == 2);
     f.fetcher.Answer(1, Status(), f.content);
     CHECK(first.calls == 1);
     CHECK(first.bytes == f.content.substr(0, kMiB));
