@@ -20,12 +20,6 @@ namespace {
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kSize = 4 * kMiB;
 
-std::string Content() {
-  std::string s(kSize, '\0');
-  for (uint64_t i = 0; i < kSize; ++i) s[i] = static_cast<char>(i * 13 + i / 509);
-  return s;
-}
-
 // What the filler replied for one range.
 struct Reply {
   Mutex mu;
@@ -41,7 +35,7 @@ struct Reply {
 struct Fixture {
   explicit Fixture(std::chrono::milliseconds timeout = std::chrono::milliseconds(30000))
       : tree(RemoteTree({{"f.bin", kSize, ""}})),
-        content(Content()),
+        content(PatternBytes(kSize)),
         writer(tree, cache, "/mnt"),
         budget(std::make_shared<ByteBudget>(1 << 30)),
         store(tree, fetcher, nullptr, &cache, &writer, budget,

@@ -16,12 +16,6 @@ namespace {
 constexpr uint64_t kMiB = 1 << 20;
 constexpr uint64_t kSize = 64 * kMiB;
 
-std::string Content() {
-  std::string s(kSize, '\0');
-  for (uint64_t i = 0; i < kSize; ++i) s[i] = static_cast<char>(i * 31 + i / 4093);
-  return s;
-}
-
 struct Got {
   int calls = 0;
   Status status;
@@ -41,7 +35,7 @@ ReadDone Into(Got& got) {
 TEST_SUITE("read path") {
   TEST_CASE("reads inside a range being fetched wait for it: one request, every reply right") {
     Tree tree = RemoteTree({{"f.bin", kSize, ""}});
-    const std::string content = Content();
+    const std::string content = PatternBytes(kSize);
     ManualFetcher fetcher;
     ReadPath reader(tree, fetcher, nullptr, nullptr, ReaderOptions{});
     std::shared_ptr<OpenFile> a = reader.Open(FileNode(tree, "f.bin"), false);
@@ -67,7 +61,7 @@ TEST_SUITE("read path") {
 
   TEST_CASE("a reply after the file was closed still reaches its read, and nothing else") {
     Tree tree = RemoteTree({{"f.bin", kSize, ""}});
-    const std::string content = Content();
+    const std::string content = PatternBytes(kSize);
     ManualFetcher fetcher;
     ReadPath reader(tree, fetcher, nullptr, nullptr, ReaderOptions{});
     Got got;

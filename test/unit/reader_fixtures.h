@@ -195,6 +195,13 @@ class MemoryCache : public BlockCache {
   int reads_ = 0, claims_ = 0;
 };
 
+// `size` bytes that differ from offset to offset (a wrong offset shows), different per `seed`.
+inline std::string PatternBytes(uint64_t size, uint64_t seed = 1) {
+  std::string s(size, '\0');
+  for (uint64_t i = 0; i < size; ++i) s[i] = static_cast<char>(i * (2 * seed + 11) + i / 4093);
+  return s;
+}
+
 // Polls `done` for up to 5 s.
 inline bool Eventually(const std::function<bool()>& done) {
   for (int i = 0; i < 500; ++i) {

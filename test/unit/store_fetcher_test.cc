@@ -17,12 +17,6 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-std::string Content(uint64_t size) {
-  std::string s(size, '\0');
-  for (uint64_t i = 0; i < size; ++i) s[i] = static_cast<char>(i * 7 + i / 251);
-  return s;
-}
-
 struct Got {
   std::optional<Status> status;
   std::string bytes;
@@ -32,7 +26,7 @@ struct Got {
 struct Fixture {
   explicit Fixture(uint64_t size = 4 * kMiB)
       : tree(RemoteTree({{"f.bin", size, ""}})),
-        content(Content(size)),
+        content(PatternBytes(size)),
         store(tree, fetcher, nullptr, nullptr, nullptr, std::make_shared<ByteBudget>(1 << 30),
               StoreFetcherOptions{kMiB, std::chrono::milliseconds(30000), "/mnt"},
               [this] { ++streams_started; }),
