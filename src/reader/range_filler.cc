@@ -120,9 +120,13 @@ void RangeFiller::FillFrom(const std::shared_ptr<OpenFile>& file,
   }
   // Someone is fetching these bytes: wait for them in the cache, for half the read's time at
   // most, then fetch them ourselves so that the read still ends in time.
-  if (!fill->claimed && Clock::now() < deadline - read_timeout_ / 2) {
+  if (!fill->claimed) {
     MutexLock lock(&wait_mu_);
-    if (!stopping_) {
+    if (stopping_) {  // unmounting: no new fetch (the wait thread may have been retrying it)
+      lock.Unlock();
+      return complete_(file, range, Status::Errno(ECANCELED, "unmounting"), {});
+    }
+    if (Clock::now() < deadline - read_timeout_ / 2) {
       waits_.push_back(Wait{file, range, deadline});
       wait_cv_.Signal();  // under the lock: WaitLoop may sleep without a timeout
       return;

@@ -51,8 +51,8 @@ class RangeFiller {
             Clock::time_point deadline) EXCLUDES(wait_mu_);
   // Has the wait thread look at the whole-object downloads now (one has started).
   void WakeWaiter() EXCLUDES(wait_mu_);
-  // Ends the wait thread; ranges waiting for another process's claim fail with ECANCELED.
-  // Later fills do not wait. Idempotent.
+  // Ends the wait thread; ranges waiting for another process's claim fail with ECANCELED, and
+  // so do later fills of parts someone else has claimed. Idempotent.
   void Stop() EXCLUDES(wait_mu_);
 
  private:
