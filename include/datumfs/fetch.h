@@ -3,11 +3,12 @@
 // One Fetcher runs one libcurl multi event loop on its own thread; connections are reused
 // across requests. Submit() never blocks on the network: the completion callback runs later
 // on the fetch thread. Every response is checked (status, Content-Range, length) before its
-// bytes are handed on; anything unexpected is an EIO Status naming the redacted URL, never
-// wrong bytes. Thread-safe.
+// bytes are handed on; anything unexpected is a failed FetchResult naming the redacted URL,
+// never wrong bytes. Thread-safe.
 #ifndef DATUMFS_FETCH_H_
 #define DATUMFS_FETCH_H_
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -65,15 +66,33 @@ struct RangeRequest {
   bool background = false;
 };
 
+// What the end of a request means to its caller: the one thing callers branch on.
+enum class FetchOutcome {
+  kOk,
+  kUrlRefused,  // the store refused the URL (400/401/403: expired, revoked): a fresh one may help
+  kReplaced,    // the object is another one now (412, 416, a changed ETag or size)
+  kNoRanges,    // the server ignores Range (see RangeRequest::whole_body_ok)
+  kReported,    // a TLS or proxy problem trying again cannot fix (an untrusted, expired or
+                // misnamed certificate, no CA bundle; a proxy that wants credentials or refuses
+                // the tunnel), logged once per host by the fetcher, with what to do
+  kCancelled,   // the fetcher is stopping
+  kFailed,      // anything else, after retries until the deadline
+};
+
+// The outcome, and unless kOk why: a Status naming the redacted URL, whose errno is EACCES,
+// ESTALE, ENOTSUP, EPROTO, ECANCELED or EIO in the order of the outcomes above.
+struct FetchResult {
+  FetchOutcome outcome = FetchOutcome::kOk;
+  Status status;
+  bool ok() const { return outcome == FetchOutcome::kOk; }
+  static FetchResult Cancelled(std::string_view why) {
+    return FetchResult{FetchOutcome::kCancelled, Status::Errno(ECANCELED, why)};
+  }
+};
+
 // Called exactly once, on the fetch thread (or inline from Submit/~Fetcher when the request
 // cannot start). On success `body` holds exactly request.length bytes (none with a sink).
-// Failures: EACCES when the store refused the URL (400/401/403: a fresh URL may help), ESTALE
-// when the object was replaced, ENOTSUP when the server ignores Range (see whole_body_ok),
-// ECANCELED at shutdown, EPROTO for a TLS or proxy problem trying again cannot fix (an
-// untrusted, expired or misnamed certificate, no CA bundle; a proxy that wants credentials or
-// refuses the tunnel: logged once per host by the fetcher, with what to do), EIO for everything
-// else (after retries).
-using FetchDone = std::function<void(const Status& status, std::string&& body)>;
+using FetchDone = std::function<void(const FetchResult& result, std::string&& body)>;
 
 struct FetchCounters {
   uint64_t requests = 0;
@@ -91,11 +110,6 @@ class Fetcher {
   virtual void Submit(RangeRequest request, FetchDone done) = 0;
   virtual FetchCounters counters() const = 0;
 };
-
-// Why a response to `request` cannot be used, or OK. `content_range` is the header's value
-// ("" if absent). Pure; exposed for tests.
-Status CheckRangeResponse(const RangeRequest& request, long http_status,
-                          std::string_view content_range, uint64_t body_size);
 
 }  // namespace datumfs
 

@@ -4,6 +4,13 @@
 #include <cerrno>
 
 namespace datumfs {
+namespace {
+
+FetchResult Failed(std::string_view why) {
+  return FetchResult{FetchOutcome::kFailed, Status::Errno(EIO, why)};
+}
+
+}  // namespace
 
 ObjectStream::ObjectStream(uint64_t object_size, uint64_t chunk, ChunkSink chunks)
     : size_(object_size), chunk_size_(chunk), chunks_(std::move(chunks)) {}
@@ -23,7 +30,7 @@ bool ObjectStream::Subscribe(ByteRange part, Clock::time_point deadline, FetchDo
       return true;
     }
   }
-  p.done(Status(), std::move(p.bytes));
+  p.done(FetchResult{}, std::move(p.bytes));
   return true;
 }
 
@@ -67,10 +74,10 @@ void ObjectStream::OnData(uint64_t offset, std::string_view bytes) {
     }
   }
   HandOn(std::move(full));  // in order: OnData and OnDone come from one thread, in turn
-  for (Part& p : complete) p.done(Status(), std::move(p.bytes));
+  for (Part& p : complete) p.done(FetchResult{}, std::move(p.bytes));
 }
 
-void ObjectStream::OnDone(const Status& status) {
+void ObjectStream::OnDone(const FetchResult& result) {
   std::vector<Part> left;
   std::vector<Chunk> last;
   {
@@ -80,7 +87,8 @@ void ObjectStream::OnDone(const Status& status) {
     left.swap(parts_);
   }
   HandOn(std::move(last));
-  Status failed = status.ok() ? Status::Errno(EIO, "the download ended before the range") : status;
+  const FetchResult failed =
+      result.ok() ? Failed("the download ended before the range") : result;
   for (Part& p : left) p.done(failed, {});
 }
 
@@ -98,7 +106,7 @@ void ObjectStream::ExpireWaits(Clock::time_point now) {
     }
   }
   for (Part& p : expired) {
-    p.done(Status::Errno(EIO, "the whole-object download did not reach the range in time"), {});
+    p.done(Failed("the whole-object download did not reach the range in time"), {});
   }
 }
 

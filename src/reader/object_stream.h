@@ -36,9 +36,9 @@ class ObjectStream {
 
   // The next bytes of the object (as RangeRequest::sink): offset is where the last call ended.
   void OnData(uint64_t offset, std::string_view bytes) EXCLUDES(mu_);
-  // The download has ended: parts still waiting get `status` (EIO if it is OK but they are
-  // not complete, which does not happen with a server that sends what it says).
-  void OnDone(const Status& status) EXCLUDES(mu_);
+  // The download has ended: parts still waiting get `result` (a failure if it is OK but they
+  // are not complete, which does not happen with a server that sends what it says).
+  void OnDone(const FetchResult& result) EXCLUDES(mu_);
   // Fails the parts whose deadline has passed.
   void ExpireWaits(Clock::time_point now) EXCLUDES(mu_);
 

@@ -21,7 +21,7 @@ struct FillState {
   bool claimed = false;          // parts are claimed in the cache
   Mutex mu;  // a leaf; the last part's completion takes the result out and lets go of it
   size_t pending GUARDED_BY(mu) = 0;
-  Status status GUARDED_BY(mu);  // the first failure
+  FetchResult result GUARDED_BY(mu);  // the first failure
 };
 
 namespace {
@@ -98,7 +98,7 @@ void RangeFiller::FillFrom(const std::shared_ptr<OpenFile>& file,
     return FetchParts(fill);
   }
   if (std::optional<std::string> cached = cache_->Read(file->key_, want)) {
-    return complete_(file, range, Status(), std::move(*cached));  // no network at all
+    return complete_(file, range, FetchResult{}, std::move(*cached));  // no network at all
   }
   const std::vector<ByteRange> missing = cache_->Missing(file->key_, want);
   // The cache changes under us as other readers fill it: when it has moved on since the first
@@ -124,7 +124,7 @@ void RangeFiller::FillFrom(const std::shared_ptr<OpenFile>& file,
     MutexLock lock(&wait_mu_);
     if (stopping_) {  // unmounting: no new fetch (the wait thread may have been retrying it)
       lock.Unlock();
-      return complete_(file, range, Status::Errno(ECANCELED, "unmounting"), {});
+      return complete_(file, range, FetchResult::Cancelled("unmounting"), {});
     }
     if (Clock::now() < deadline - read_timeout_ / 2) {
       waits_.push_back(Wait{file, range, deadline});
@@ -148,34 +148,34 @@ void RangeFiller::FetchParts(const std::shared_ptr<FillState>& fill) {
 
 void RangeFiller::FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part) {
   store_.Fetch(StorePart{fill->file, part, fill->deadline},
-               [this, fill, part](const Status& status, std::string&& body) {
-                 if (status.ok() && fetched_) fetched_(fill->file->node_, part.length);
-                 PartDone(fill, part, status, std::move(body));
+               [this, fill, part](const FetchResult& result, std::string&& body) {
+                 if (result.ok() && fetched_) fetched_(fill->file->node_, part.length);
+                 PartDone(fill, part, result, std::move(body));
                });
 }
 
 void RangeFiller::PartDone(const std::shared_ptr<FillState>& fill, ByteRange part,
-                           const Status& status, std::string&& body) {
-  Status result;
+                           const FetchResult& part_result, std::string&& body) {
+  FetchResult result;
   std::string bytes;
   {
     MutexLock lock(&fill->mu);
-    if (status.ok() && part == fill->range->range) {
+    if (part_result.ok() && part == fill->range->range) {
       fill->buffer = std::move(body);
-    } else if (status.ok()) {
+    } else if (part_result.ok()) {
       fill->buffer.replace(part.offset - fill->range->range.offset, part.length, body);
-    } else if (fill->status.ok()) {
-      fill->status = status;
+    } else if (fill->result.ok()) {
+      fill->result = part_result;
     }
     if (--fill->pending != 0) return;
-    result = fill->status;
+    result = fill->result;
     bytes = std::move(fill->buffer);
   }
   // The last part: the replies, the log line and the claims' release run without the lock.
   FinishFill(fill, result, std::move(bytes));
 }
 
-void RangeFiller::FinishFill(const std::shared_ptr<FillState>& fill, const Status& result,
+void RangeFiller::FinishFill(const std::shared_ptr<FillState>& fill, const FetchResult& result,
                              std::string&& bytes) {
   const std::string& key = fill->file->key_;
   if (!result.ok()) {
@@ -183,7 +183,7 @@ void RangeFiller::FinishFill(const std::shared_ptr<FillState>& fill, const Statu
     if (fill->claimed) cache_->Release(key, fill->parts);
     return;
   }
-  complete_(fill->file, fill->range, Status(), std::move(bytes));
+  complete_(fill->file, fill->range, FetchResult{}, std::move(bytes));
   if (!cache_) return;
   if (store_.IgnoresRange(fill->file->node_)) {  // the whole-object download caches them
     if (fill->claimed) cache_->Release(key, fill->parts);
@@ -230,7 +230,7 @@ void RangeFiller::Stop() {
   }
   wait_cv_.SignalAll();
   if (waiter_.joinable()) waiter_.join();
-  for (Wait& w : waits) complete_(w.file, w.range, Status::Errno(ECANCELED, "unmounting"), {});
+  for (Wait& w : waits) complete_(w.file, w.range, FetchResult::Cancelled("unmounting"), {});
 }
 
 }  // namespace datumfs

@@ -16,6 +16,7 @@
 #include "base/mutex.h"
 #include "datumfs/byte_range.h"
 #include "datumfs/cache.h"
+#include "datumfs/fetch.h"
 #include "datumfs/status.h"
 #include "datumfs/tree.h"
 
@@ -35,7 +36,7 @@ class RangeFiller {
   // `bytes` the range's `data`: the cache writer takes them from there afterwards.
   using CompleteFn = std::function<void(const std::shared_ptr<OpenFile>& file,
                                         const std::shared_ptr<Range>& range,
-                                        const Status& status, std::string&& bytes)>;
+                                        const FetchResult& result, std::string&& bytes)>;
   // Told how many bytes of a file came from the store.
   using FetchedFn = std::function<void(NodeId node, uint64_t bytes)>;
 
@@ -67,10 +68,10 @@ class RangeFiller {
   bool CopyCached(FillState& fill, const std::vector<ByteRange>& gaps);
   void FetchParts(const std::shared_ptr<FillState>& fill);
   void FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part);
-  void PartDone(const std::shared_ptr<FillState>& fill, ByteRange part, const Status& status,
+  void PartDone(const std::shared_ptr<FillState>& fill, ByteRange part, const FetchResult& result,
                 std::string&& body);
   // Every part done: replies with `bytes` (or `result`'s error), then caches the bytes.
-  void FinishFill(const std::shared_ptr<FillState>& fill, const Status& result,
+  void FinishFill(const std::shared_ptr<FillState>& fill, const FetchResult& result,
                   std::string&& bytes);
   // Fills the ranges other processes were fetching once the cache has them, and ends reads
   // waiting on a download without Range at their deadline. Looks every 10 ms while there are

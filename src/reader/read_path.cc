@@ -32,8 +32,8 @@ ReadPath::ReadPath(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRef
   filler_ = std::make_unique<RangeFiller>(
       cache_, writer_.get(), *store_, options_.read_timeout,
       [this](const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-             const Status& status, std::string&& bytes) {
-        Complete(file, range, status, std::move(bytes));
+             const FetchResult& result, std::string&& bytes) {
+        Complete(file, range, result, std::move(bytes));
       },
       [this](NodeId node, uint64_t bytes) { through_.NoteFetched(node, bytes); });
   if (cache_) loader_ = std::make_unique<SerialQueue>();
@@ -147,12 +147,12 @@ void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size
 
 // Publishes the range's bytes (or forgets it on error) and replies to everyone waiting on it.
 void ReadPath::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-                      const Status& status, std::string&& data) {
+                      const FetchResult& result, std::string&& data) {
   std::vector<Waiter> waiters;
   {
     MutexLock lock(&file->mu_);
     waiters.swap(range->waiters);
-    if (status.ok()) {
+    if (result.ok()) {
       range->data = std::move(data);
       range->ready = true;
     } else {  // forget it, so that a later read tries again
@@ -160,15 +160,15 @@ void ReadPath::Complete(const std::shared_ptr<OpenFile>& file, const std::shared
       rs.erase(std::remove(rs.begin(), rs.end(), range), rs.end());
     }
   }
-  if (!status.ok()) {
+  if (!result.ok()) {
     std::string name = options_.mountpoint + "/" + tree_.Path(file->node_);
-    // A TLS problem (EPROTO) was logged once for its host, with what to do: not per read.
-    if (status.errno_value() == EPROTO) {
-      spdlog::debug("{}: {}", name, status.message());
+    // A TLS or proxy problem was logged once for its host, with what to do: not per read.
+    if (result.outcome == FetchOutcome::kReported) {
+      spdlog::debug("{}: {}", name, result.status.message());
     } else {
-      spdlog::error("{}: {}", name, status.message());
+      spdlog::error("{}: {}", name, result.status.message());
     }
-    Status failed = Status::Errno(EIO, name, status.message());
+    Status failed = Status::Errno(EIO, name, result.status.message());
     {
       MutexLock lock(&file->mu_);
       file->NoteFailure(range->range, failed);

@@ -56,7 +56,7 @@ class ReadPath {
   // `done`, after logging that the file has been read through.
   ReadDone LoggingReadThrough(NodeId node, ReadDone done);
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-                const Status& status, std::string&& data);
+                const FetchResult& result, std::string&& data);
   std::string KeyOf(NodeId node) const;
   // The "path: fetched 28.9 kB in 0.2 s" line, once a file has been read through.
   void LogReadThrough(NodeId node);

@@ -46,11 +46,11 @@ RangeRequest StoreFetcher::RequestFor(const StorePart& part, const std::string& 
 void StoreFetcher::FetchWithUrl(const StorePart& part, bool after_refusal,
                                 const std::string& refused_url, FetchDone done) {
   auto submit = [this, part, after_refusal, done](const Status& resolved, const std::string& url) {
-    if (!resolved.ok()) return done(resolved, "");
+    if (!resolved.ok()) return done(FetchResult{FetchOutcome::kFailed, resolved}, "");
     if (IgnoresRange(part.file->node_)) return FetchFromStream(part, after_refusal, url, done);
     fetcher_.Submit(RequestFor(part, url), [this, part, after_refusal, url, done](
-                                               const Status& status, std::string&& body) {
-      Fetched(part, after_refusal, url, status, std::move(body), done);
+                                               const FetchResult& result, std::string&& body) {
+      Fetched(part, after_refusal, url, result, std::move(body), done);
     });
   };
   if (!refresher_) return submit(Status(), std::string(tree_.remote(part.file->node_).url));
@@ -58,18 +58,18 @@ void StoreFetcher::FetchWithUrl(const StorePart& part, bool after_refusal,
 }
 
 void StoreFetcher::Fetched(const StorePart& part, bool after_refusal, const std::string& url,
-                           const Status& status, std::string&& body, FetchDone done) {
-  if (status.errno_value() == EACCES && refresher_ && !after_refusal) {
+                           const FetchResult& result, std::string&& body, FetchDone done) {
+  if (result.outcome == FetchOutcome::kUrlRefused && refresher_ && !after_refusal) {
     return FetchWithUrl(part, true, url, done);  // expired or revoked: once with a fresh URL
   }
-  if (status.errno_value() == ENOTSUP) {  // the server ignores Range: read the whole object
+  if (result.outcome == FetchOutcome::kNoRanges) {  // the server ignores Range: read it whole
     {
       MutexLock lock(&streams_mu_);
       ignores_range_.insert(part.file->node_);
     }
     return FetchFromStream(part, after_refusal, url, done);
   }
-  done(status, std::move(body));
+  done(result, std::move(body));
 }
 
 }  // namespace datumfs

@@ -67,7 +67,8 @@ class StoreFetcher {
   void FetchWithUrl(const StorePart& part, bool after_refusal, const std::string& refused_url,
                     FetchDone done);
   void Fetched(const StorePart& part, bool after_refusal, const std::string& url,
-               const Status& status, std::string&& body, FetchDone done) EXCLUDES(streams_mu_);
+               const FetchResult& result, std::string&& body, FetchDone done)
+      EXCLUDES(streams_mu_);
   RangeRequest RequestFor(const StorePart& part, const std::string& url) const;
   FileUrl UrlOf(NodeId node) const;
   // Servers that ignore Range (store_stream.cc).

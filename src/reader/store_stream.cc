@@ -19,9 +19,9 @@ bool StoreFetcher::IgnoresRange(NodeId node) {
 
 void StoreFetcher::FetchFromStream(const StorePart& part, bool after_refusal,
                                    const std::string& url, FetchDone done) {
-  FetchDone fetched = [this, part, after_refusal, url, done](const Status& status,
+  FetchDone fetched = [this, part, after_refusal, url, done](const FetchResult& result,
                                                              std::string&& body) {
-    Fetched(part, after_refusal, url, status, std::move(body), done);
+    Fetched(part, after_refusal, url, result, std::move(body), done);
   };
   if (JoinStream(part, url, fetched, !cache_)) return;
   if (!cache_) return FetchAlone(part, url, fetched);
@@ -29,7 +29,7 @@ void StoreFetcher::FetchFromStream(const StorePart& part, bool after_refusal,
   // there once the writer has caught up. Only if it is not there, download again.
   writer_->AfterWrites([this, part, url, fetched] {
     if (std::optional<std::string> bytes = cache_->Read(part.file->key_, part.range)) {
-      return fetched(Status(), std::move(*bytes));
+      return fetched(FetchResult{}, std::move(*bytes));
     }
     if (!JoinStream(part, url, fetched, true)) FetchAlone(part, url, fetched);
   });
@@ -107,14 +107,17 @@ void StoreFetcher::StartStream(NodeId node, const std::string& url,
   request.sink = [stream](uint64_t offset, std::string_view bytes) {
     stream->OnData(offset, bytes);
   };
-  fetcher_.Submit(std::move(request), [this, node, stream](const Status& status, std::string&&) {
+  fetcher_.Submit(std::move(request), [this, node, stream](const FetchResult& result,
+                                                          std::string&&) {
     {
       MutexLock lock(&streams_mu_);
       auto it = streams_.find(node);
       if (it != streams_.end() && it->second == stream) streams_.erase(it);
     }
-    if (!status.ok()) spdlog::warn("{}/{}: {}", options_.mountpoint, tree_.Path(node), status.message());
-    stream->OnDone(status);
+    if (!result.ok()) {
+      spdlog::warn("{}/{}: {}", options_.mountpoint, tree_.Path(node), result.status.message());
+    }
+    stream->OnDone(result);
   });
 }
 

@@ -46,15 +46,15 @@ struct Fixture {
     filler = std::make_unique<RangeFiller>(
         &cache, &writer, store, timeout,
         [this](const std::shared_ptr<OpenFile>& open, const std::shared_ptr<Range>& range,
-               const Status& status, std::string&& bytes) {
+               const FetchResult& result, std::string&& bytes) {
           Reply& r = replies.at(range->range.offset);
           MutexLock lock(&r.mu);
           ++r.calls;
-          r.status = status;
+          r.status = result.status;
           r.bytes = bytes;
           MutexLock file_lock(&open->mu_);  // as ReadPath::Complete publishes them
           range->data = std::move(bytes);
-          range->ready = status.ok();
+          range->ready = result.ok();
         },
         [this](NodeId, uint64_t bytes) { fetched += bytes; });
   }
@@ -112,7 +112,7 @@ TEST_SUITE("range filler") {
     f.Fill(ByteRange{0, 2 * kMiB});
     REQUIRE(f.fetcher.count() == 1);
     CHECK(f.cache.Claims("key") == std::vector<ByteRange>{{0, 2 * kMiB}});
-    f.fetcher.Answer(0, Status(), f.content);
+    f.fetcher.Answer(0, FetchResult{}, f.content);
     f.CheckReplied(ByteRange{0, 2 * kMiB});
     f.WaitForWrites();
     CHECK(f.cache.Missing("key", ByteRange{0, 2 * kMiB}).empty());
@@ -129,7 +129,7 @@ TEST_SUITE("range filler") {
     REQUIRE(f.fetcher.count() == 1);
     CHECK(f.fetcher.request(0).offset == kMiB);
     CHECK(f.fetcher.request(0).length == 2 * kMiB);
-    f.fetcher.Answer(0, Status(), f.content);
+    f.fetcher.Answer(0, FetchResult{}, f.content);
     f.CheckReplied(ByteRange{0, kSize});
   }
 
@@ -153,14 +153,14 @@ TEST_SUITE("range filler") {
     f.Fill(ByteRange{0, kMiB});
     REQUIRE(Eventually([&] { return f.fetcher.count() == 1; }));
     CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(200));
-    f.fetcher.Answer(0, Status(), f.content);
+    f.fetcher.Answer(0, FetchResult{}, f.content);
     f.CheckReplied(ByteRange{0, kMiB});
   }
 
   TEST_CASE("a failed fetch fails the range and releases its claims") {
     Fixture f;
     f.Fill(ByteRange{0, kMiB});
-    f.fetcher.Answer(0, Status::Errno(EIO, "store", "reset"));
+    f.fetcher.Answer(0, Failure(FetchOutcome::kFailed, "reset"));
     Reply& reply = f.replies.at(0);
     REQUIRE(Eventually([&] { return reply.Calls() == 1; }));
     {

@@ -49,8 +49,8 @@ TEST_SUITE("read path") {
     reader.Read(b, 10 * kMiB, 4096, Into(third));  // another handle fetches for itself
     CHECK(fetcher.count() == requests + 1);
     CHECK(first.calls + second.calls == 0);
-    fetcher.Answer(0, Status(), content);
-    fetcher.Answer(1, Status(), content);
+    fetcher.Answer(0, FetchResult{}, content);
+    fetcher.Answer(1, FetchResult{}, content);
     CHECK(first.calls == 1);
     CHECK(second.calls == 1);
     CHECK(third.calls == 1);
@@ -70,7 +70,7 @@ TEST_SUITE("read path") {
       reader.Read(file, 0, 128 * 1024, Into(got));
     }  // released: only the fetch holds the file now
     REQUIRE(fetcher.count() >= 1);
-    for (size_t i = 0; i < fetcher.count(); ++i) fetcher.Answer(i, Status(), content);
+    for (size_t i = 0; i < fetcher.count(); ++i) fetcher.Answer(i, FetchResult{}, content);
     CHECK(got.calls == 1);
     CHECK(got.status.ok());
     CHECK(got.bytes == content.substr(0, 128 * 1024));
@@ -85,7 +85,7 @@ TEST_SUITE("read path") {
     reader.Read(file, 20 * kMiB, 4096, Into(first));
     reader.Read(file, 20 * kMiB, 100, Into(second));
     REQUIRE(fetcher.count() == 1);
-    fetcher.Answer(0, Status::Errno(ECONNRESET, "store", "reset"));
+    fetcher.Answer(0, Failure(FetchOutcome::kFailed, "reset"));
     CHECK(first.calls == 1);
     CHECK(second.calls == 1);
     CHECK(first.status.errno_value() == EIO);

@@ -57,6 +57,11 @@ inline NodeId FileNode(const Tree& tree, const std::string& name) {
   return *node;
 }
 
+// A failed fetch. Its errno is EIO whatever the outcome: callers branch on the outcome.
+inline FetchResult Failure(FetchOutcome outcome, std::string_view why) {
+  return FetchResult{outcome, Status::Errno(EIO, "store", why)};
+}
+
 // Keeps every request; the test answers them (Answer) in any order, on its own thread.
 class ManualFetcher : public Fetcher {
  public:
@@ -74,21 +79,21 @@ class ManualFetcher : public Fetcher {
     std::lock_guard<std::mutex> lock(mu_);
     return pending_.at(i).request;
   }
-  // Answers request `i` with `status` and, if it is OK, the bytes `content` holds for it
+  // Answers request `i` with `result` and, if it is OK, the bytes `content` holds for it
   // (through its sink when it has one).
-  void Answer(size_t i, const Status& status, const std::string& content = "") {
+  void Answer(size_t i, const FetchResult& result, const std::string& content = "") {
     RangeRequest r = request(i);
     FetchDone done;
     {
       std::lock_guard<std::mutex> lock(mu_);
       done = std::move(pending_.at(i).done);
     }
-    if (!status.ok()) return done(status, "");
-    if (!r.sink) return done(status, content.substr(r.offset, r.length));
+    if (!result.ok()) return done(result, "");
+    if (!r.sink) return done(result, content.substr(r.offset, r.length));
     for (uint64_t off = 0; off < r.object_size; off += 100000) {
       r.sink(off, std::string_view(content).substr(off, std::min<uint64_t>(100000, r.object_size - off)));
     }
-    done(status, "");
+    done(result, "");
   }
 
  private:

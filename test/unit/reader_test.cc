@@ -166,9 +166,9 @@ TEST_SUITE("object stream") {
     Status status;
     std::string bytes;
     FetchDone Done() {
-      return [this](const Status& s, std::string&& b) {
+      return [this](const FetchResult& r, std::string&& b) {
         ++calls;
-        status = s;
+        status = r.status;
         bytes = std::move(b);
       };
     }
@@ -192,7 +192,7 @@ TEST_SUITE("object stream") {
       stream.OnData(off, std::string_view(object).substr(off, 7));
       if (off + 7 >= 30) CHECK(a.calls == 1);
     }
-    stream.OnDone(Status());
+    stream.OnDone(FetchResult{});
     CHECK(a.bytes == object.substr(10, 20));
     CHECK(b.calls == 1);
     CHECK(b.bytes == object.substr(90, 10));
@@ -222,7 +222,7 @@ TEST_SUITE("object stream") {
     CHECK(a.calls == 1);
     CHECK(a.status.errno_value() == EIO);
     CHECK(b.calls == 0);
-    stream.OnDone(Status::Errno(EACCES, "refused"));
+    stream.OnDone(FetchResult{FetchOutcome::kUrlRefused, Status::Errno(EACCES, "refused")});
     CHECK(b.calls == 1);
     CHECK(b.status.errno_value() == EACCES);
     Got c;

@@ -19,6 +19,7 @@ constexpr uint64_t kMiB = 1 << 20;
 
 struct Got {
   std::optional<Status> status;
+  std::optional<FetchOutcome> outcome;
   std::string bytes;
   int calls = 0;
 };
@@ -35,8 +36,9 @@ struct Fixture {
 
   void Fetch(ByteRange range, Got& got) {
     StorePart part{file, range, std::chrono::steady_clock::now() + std::chrono::seconds(30)};
-    store.Fetch(part, [&got](const Status& status, std::string&& bytes) {
-      got.status = status;
+    store.Fetch(part, [&got](const FetchResult& result, std::string&& bytes) {
+      got.status = result.status;
+      got.outcome = result.outcome;
       got.bytes = std::move(bytes);
       ++got.calls;
     });
@@ -64,27 +66,27 @@ TEST_SUITE("store fetcher") {
     CHECK(r.length == 2 * kMiB);
     CHECK(r.object_size == 4 * kMiB);
     CHECK_FALSE(r.whole_body_ok);
-    f.fetcher.Answer(0, Status(), f.content);
+    f.fetcher.Answer(0, FetchResult{}, f.content);
     CHECK(got.calls == 1);
     CHECK(got.status->ok());
     CHECK(got.bytes == f.content.substr(kMiB, 2 * kMiB));
   }
 
-  TEST_CASE("a refused URL with no refresher fails the part once, with EACCES") {
+  TEST_CASE("a refused URL with no refresher fails the part once, as refused") {
     Fixture f;
     Got got;
     f.Fetch(ByteRange{0, kMiB}, got);
-    f.fetcher.Answer(0, Status::Errno(EACCES, "store", "403"));
+    f.fetcher.Answer(0, Failure(FetchOutcome::kUrlRefused, "403"));
     CHECK(f.fetcher.count() == 1);  // nothing to retry with
     CHECK(got.calls == 1);
-    CHECK(got.status->errno_value() == EACCES);
+    CHECK(got.outcome == FetchOutcome::kUrlRefused);
   }
 
   TEST_CASE("a server that ignores Range: one whole-object download serves every part") {
     Fixture f;
     Got first, second, third;
     f.Fetch(ByteRange{0, kMiB}, first);
-    f.fetcher.Answer(0, Status::Errno(ENOTSUP, "store", "200 without Range"));
+    f.fetcher.Answer(0, Failure(FetchOutcome::kNoRanges, "200 without Range"));
     REQUIRE(f.fetcher.count() == 2);  // the whole object, from its start
     const RangeRequest whole = f.fetcher.request(1);
     CHECK(whole.offset == 0);
@@ -96,7 +98,7 @@ TEST_SUITE("store fetcher") {
     f.Fetch(ByteRange{2 * kMiB, kMiB}, second);  // joins the download: no request of its own
     f.Fetch(ByteRange{3 * kMiB + 5, 100}, third);
     CHECK(f.fetcher.count() == 2);
-    f.fetcher.Answer(1, Status(), f.content);
+    f.fetcher.Answer(1, FetchResult{}, f.content);
     CHECK(first.calls == 1);
     CHECK(first.bytes == f.content.substr(0, kMiB));
     CHECK(second.bytes == f.content.substr(2 * kMiB, kMiB));
@@ -110,9 +112,9 @@ TEST_SUITE("store fetcher") {
     Fixture f;
     Got first, second;
     f.Fetch(ByteRange{0, kMiB}, first);
-    f.fetcher.Answer(0, Status::Errno(ENOTSUP, "store", "200 without Range"));
+    f.fetcher.Answer(0, Failure(FetchOutcome::kNoRanges, "200 without Range"));
     f.Fetch(ByteRange{2 * kMiB, kMiB}, second);
-    f.fetcher.Answer(1, Status::Errno(EIO, "store", "connection reset"));
+    f.fetcher.Answer(1, Failure(FetchOutcome::kFailed, "connection reset"));
     CHECK(first.calls == 1);
     CHECK(second.calls == 1);
     CHECK(first.status->errno_value() == EIO);
