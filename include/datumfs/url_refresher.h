@@ -47,10 +47,19 @@ struct FileUrl {
 // Called once, maybe on the refresher's thread. On success `url` is the one to use.
 using UrlDone = std::function<void(const Status& status, const std::string& url)>;
 
-class UrlRefresher {
+// Where a reader gets the URL to fetch a file from: the refresher, or a fake in tests.
+class UrlSource {
+ public:
+  virtual ~UrlSource() = default;
+  // The newest URL for `file`, after refreshing its input if that URL expires within the
+  // margin, or if `refused_url` (when not null) is that URL: the store refused it.
+  virtual void Resolve(const FileUrl& file, const std::string* refused_url, UrlDone done) = 0;
+};
+
+class UrlRefresher final : public UrlSource {
  public:
   UrlRefresher(InputRequestApi api, RefreshOptions options);
-  ~UrlRefresher();  // Stop()s
+  ~UrlRefresher() override;  // Stop()s
 
   // Ends refreshing: a request in flight is abandoned, waiting and later Resolve()s get
   // ECANCELED. Call before the Fetcher goes (callbacks may submit fetches). Idempotent.
@@ -58,9 +67,7 @@ class UrlRefresher {
   UrlRefresher(const UrlRefresher&) = delete;
   UrlRefresher& operator=(const UrlRefresher&) = delete;
 
-  // The newest URL for `file`, after refreshing its input if that URL expires within the
-  // margin, or if `refused_url` (when not null) is that URL: the store refused it.
-  void Resolve(const FileUrl& file, const std::string* refused_url, UrlDone done);
+  void Resolve(const FileUrl& file, const std::string* refused_url, UrlDone done) override;
 
   uint64_t refreshes() const;
 

@@ -7,7 +7,7 @@
 
 namespace datumfs {
 
-StoreFetcher::StoreFetcher(const Tree& tree, Fetcher& fetcher, UrlRefresher* refresher,
+StoreFetcher::StoreFetcher(const Tree& tree, Fetcher& fetcher, UrlSource* refresher,
                            BlockCache* cache, CacheWriter* writer,
                            std::shared_ptr<ByteBudget> budget, StoreFetcherOptions options,
                            std::function<void()> stream_started)

@@ -47,7 +47,7 @@ class StoreFetcher {
   // `fetcher` outlive this. `budget` counts the whole-object download's chunks on their way to
   // the cache. `stream_started` is called when such a download starts: its waiting parts must
   // be expired at their deadline (ExpireStreamWaits) from then on.
-  StoreFetcher(const Tree& tree, Fetcher& fetcher, UrlRefresher* refresher, BlockCache* cache,
+  StoreFetcher(const Tree& tree, Fetcher& fetcher, UrlSource* refresher, BlockCache* cache,
                CacheWriter* writer, std::shared_ptr<ByteBudget> budget,
                StoreFetcherOptions options, std::function<void()> stream_started);
   StoreFetcher(const StoreFetcher&) = delete;
@@ -83,7 +83,7 @@ class StoreFetcher {
 
   const Tree& tree_;
   Fetcher& fetcher_;
-  UrlRefresher* const refresher_;
+  UrlSource* const refresher_;
   BlockCache* const cache_;
   CacheWriter* const writer_;
   const std::shared_ptr<ByteBudget> budget_;

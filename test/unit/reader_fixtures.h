@@ -62,6 +62,27 @@ inline FetchResult Failure(FetchOutcome outcome, std::string_view why) {
   return FetchResult{outcome, Status::Errno(EIO, "store", why)};
 }
 
+// Answers every request at once, inside Submit, with zero bytes; remembers what was asked.
+class AnsweringFetcher : public Fetcher {
+ public:
+  void Submit(RangeRequest request, FetchDone done) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ranges_.push_back(ByteRange{request.offset, request.length});
+    }
+    done(FetchResult{}, std::string(request.length, '\0'));
+  }
+  FetchCounters counters() const override { return {}; }
+  std::vector<ByteRange> ranges() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ranges_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<ByteRange> ranges_;
+};
+
 // Keeps every request; the test answers them (Answer) in any order, on its own thread.
 class ManualFetcher : public Fetcher {
  public:

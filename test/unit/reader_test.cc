@@ -6,9 +6,12 @@
 #include <vector>
 
 #include "reader/coverage.h"
+#include "reader/open_file.h"
+#include "reader/read_path.h"
 #include "reader/object_stream.h"
 #include "reader/read_through_log.h"
 #include "reader/readahead_policy.h"
+#include "reader_fixtures.h"
 
 namespace datumfs {
 
@@ -16,22 +19,25 @@ constexpr uint64_t kKiB = 1024, kMiB = 1024 * 1024;
 
 namespace {
 
-// Replays reads against the policy the way the reader uses it: a read that no fetched range
-// covers fetches Demand(); every read then starts Ahead(). Records every fetch.
+// A real ReadPath (no cache) over a fetcher that answers every request at once: what a
+// sequence of reads makes the reader fetch, and where its read-ahead policy stands.
 struct Replay {
-  explicit Replay(ReadaheadOptions options = {}, uint64_t file_size = 1024 * kMiB)
-      : policy(options), size(file_size) {}
+  explicit Replay(uint64_t file_size = 1024 * kMiB)
+      : size(file_size),
+        tree(RemoteTree({{"f.bin", file_size, ""}})),
+        reader(tree, fetcher, nullptr, nullptr, ReaderOptions{}),
+        file(reader.Open(FileNode(tree, "f.bin"), false)) {}
+  ~Replay() { reader.Stop(); }
 
-  void Read(uint64_t offset, uint64_t length, uint64_t budget = UINT64_MAX) {
-    policy.Observe(offset, length);
-    bool covered = std::any_of(fetched.begin(), fetched.end(), [&](const ByteRange& r) {
-      return r.offset <= offset && offset + length <= r.end();
+  void Read(uint64_t offset, uint64_t length) {
+    int replies = 0;
+    reader.Read(file, offset, length, [&](const Status& status, std::string_view bytes) {
+      CHECK(status.ok());
+      CHECK(bytes.size() == length);
+      ++replies;
     });
-    if (!covered) fetched.push_back(policy.Demand(offset, length, size));
-    for (const ByteRange& r : policy.Ahead(offset + length, size, budget)) {
-      fetched.push_back(r);
-      ahead.push_back(r);
-    }
+    CHECK(replies == 1);  // answered at once: every fetch is
+    fetched = fetcher.ranges();
   }
   void ReadSequentially(uint64_t from, uint64_t to, uint64_t chunk) {
     for (uint64_t off = from; off < to; off += chunk) Read(off, std::min(chunk, to - off));
@@ -41,25 +47,34 @@ struct Replay {
     for (const ByteRange& r : fetched) n += r.length;
     return n;
   }
+  uint64_t window() {
+    MutexLock lock(&file->mu_);
+    return file->policy_.window();
+  }
+  bool sequential() {
+    MutexLock lock(&file->mu_);
+    return file->policy_.sequential();
+  }
 
-  ReadaheadPolicy policy;
-  uint64_t size;
-  std::vector<ByteRange> fetched;
-  std::vector<ByteRange> ahead;
+  const uint64_t size;
+  Tree tree;
+  AnsweringFetcher fetcher;
+  ReadPath reader;
+  std::shared_ptr<OpenFile> file;
+  std::vector<ByteRange> fetched;  // every request, in order
 };
 
 }  // namespace
 
 TEST_SUITE("reader") {
   TEST_CASE("a random read fetches only its pages, aligned, and nothing ahead") {
-    Replay r(ReadaheadOptions{}, 64 * kMiB);
+    Replay r(64 * kMiB);
     r.Read(32 * kMiB, 4096);
     r.Read(1000, 10);
     r.Read(17 * kMiB + 5, 4096);  // touches two pages
     CHECK(r.fetched == std::vector<ByteRange>{{32 * kMiB, 4096}, {0, 4096},
                                               {17 * kMiB, 8192}});
-    CHECK(r.ahead.empty());
-    CHECK_FALSE(r.policy.sequential());
+    CHECK_FALSE(r.sequential());
   }
 
   TEST_CASE("a read at the start of a small file fetches all of it, elsewhere only its pages") {
@@ -81,7 +96,7 @@ TEST_SUITE("reader") {
   }
 
   TEST_CASE("a sequential reader fetches every byte once, in parts of at most 8 MiB") {
-    Replay r(ReadaheadOptions{}, 300 * kMiB + 12345);
+    Replay r(300 * kMiB + 12345);
     r.ReadSequentially(0, r.size, 128 * kKiB);
     CHECK(r.FetchedBytes() == r.size);
     std::vector<ByteRange> sorted = r.fetched;
@@ -94,16 +109,16 @@ TEST_SUITE("reader") {
       CHECK(f.length <= 8 * kMiB);
       CHECK((f.offset / (8 * kMiB) == (f.end() - 1) / (8 * kMiB)));  // never crosses a part
     }
-    CHECK(r.policy.window() == 64 * kMiB);
+    CHECK(r.window() == 64 * kMiB);
   }
 
   TEST_CASE("the window doubles from 1 MiB to the cap as the reader uses it up") {
     Replay r;
     std::vector<uint64_t> windows;
     for (uint64_t off = 0; off < 256 * kMiB; off += 128 * kKiB) {
-      uint64_t before = r.policy.window();
+      uint64_t before = r.window();
       r.Read(off, 128 * kKiB);
-      if (r.policy.window() != before) windows.push_back(r.policy.window());
+      if (r.window() != before) windows.push_back(r.window());
       // Never more than the window (plus the read's own alignment) ahead of the reader.
       uint64_t furthest = 0;
       for (const ByteRange& f : r.fetched) furthest = std::max(furthest, f.end());
@@ -117,27 +132,30 @@ TEST_SUITE("reader") {
     Replay r;
     r.ReadSequentially(0, 200 * kMiB, 1 * kMiB);
     size_t full_parts = static_cast<size_t>(
-        std::count_if(r.ahead.begin(), r.ahead.end(),
+        std::count_if(r.fetched.begin(), r.fetched.end(),
                       [](const ByteRange& f) { return f.length == 8 * kMiB; }));
     CHECK(full_parts >= 16);
   }
 
   TEST_CASE("the budget caps the read-ahead; none at all when it is spent") {
-    Replay r;
-    r.Read(0, 128 * kKiB);
-    r.Read(128 * kKiB, 128 * kKiB, 0);
-    CHECK(r.ahead.empty());
-    r.Read(256 * kKiB, 128 * kKiB, 300 * kKiB);
-    REQUIRE(r.ahead.size() == 1);
-    CHECK(r.ahead[0] == ByteRange{384 * kKiB, 300 * kKiB});  // page-aligned, within budget
+    ReadaheadPolicy p{ReadaheadOptions{}};
+    const uint64_t size = 1024 * kMiB;
+    p.Observe(0, 128 * kKiB);
+    (void)p.Ahead(128 * kKiB, size, UINT64_MAX);
+    p.Observe(128 * kKiB, 128 * kKiB);
+    CHECK(p.Ahead(256 * kKiB, size, 0).empty());
+    p.Observe(256 * kKiB, 128 * kKiB);
+    std::vector<ByteRange> ahead = p.Ahead(384 * kKiB, size, 300 * kKiB);
+    REQUIRE(ahead.size() == 1);
+    CHECK(ahead[0] == ByteRange{384 * kKiB, 300 * kKiB});  // page-aligned, within budget
   }
 
   TEST_CASE("kernel read-ahead reordering keeps the stream sequential, fetching once") {
-    Replay r(ReadaheadOptions{}, 64 * kMiB);
+    Replay r(64 * kMiB);
     // Recorded from the kernel: its async read-ahead sometimes overtakes the reader.
     const uint64_t order[] = {0, 1, 3, 2, 4, 5, 7, 6, 8, 9, 11, 10};
     for (uint64_t i : order) r.Read(i * 128 * kKiB, 128 * kKiB);
-    CHECK(r.policy.sequential());
+    CHECK(r.sequential());
     std::vector<ByteRange> sorted = r.fetched;
     std::sort(sorted.begin(), sorted.end(),
               [](const ByteRange& a, const ByteRange& b) { return a.offset < b.offset; });
@@ -147,16 +165,15 @@ TEST_SUITE("reader") {
   TEST_CASE("a jump resets the stream; a random reader's amplification is 1") {
     Replay r;
     r.ReadSequentially(0, 4 * kMiB, 128 * kKiB);
-    CHECK(r.policy.window() > 0);
+    CHECK(r.window() > 0);
     r.Read(500 * kMiB, 4096);
-    CHECK_FALSE(r.policy.sequential());
-    CHECK(r.policy.window() == 0);
+    CHECK_FALSE(r.sequential());
+    CHECK(r.window() == 0);
     CHECK(r.fetched.back() == ByteRange{500 * kMiB, 4096});
     // sqlite-like point reads: 4 KiB pages scattered over the file.
     Replay s;
     for (uint64_t page : {0u, 91u, 7u, 20000u, 133u, 91000u, 4u, 250000u}) s.Read(page * 4096, 4096);
-    CHECK(s.FetchedBytes() == 8 * 4096);
-    CHECK(s.ahead.empty());
+    CHECK(s.FetchedBytes() == 8 * 4096);  // nothing ahead
   }
 }
 

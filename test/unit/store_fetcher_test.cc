@@ -24,11 +24,29 @@ struct Got {
   int calls = 0;
 };
 
+// URLs "<inputs.json URL>&v=N": each refusal of the newest one makes the next N.
+class FakeUrls : public UrlSource {
+ public:
+  void Resolve(const FileUrl& file, const std::string* refused_url, UrlDone done) override {
+    std::string newest = Newest(file);
+    if (refused_url) {
+      ++refusals;
+      if (*refused_url == newest) newest = file.url + "&v=" + std::to_string(++version);
+    }
+    done(Status(), newest);
+  }
+  std::string Newest(const FileUrl& file) const {
+    return version == 0 ? file.url : file.url + "&v=" + std::to_string(version);
+  }
+  int version = 0;
+  int refusals = 0;  // Resolve calls that said the URL was refused
+};
+
 struct Fixture {
-  explicit Fixture(uint64_t size = 4 * kMiB)
+  explicit Fixture(uint64_t size = 4 * kMiB, UrlSource* urls = nullptr)
       : tree(RemoteTree({{"f.bin", size, ""}})),
         content(PatternBytes(size)),
-        store(tree, fetcher, nullptr, nullptr, nullptr, std::make_shared<ByteBudget>(1 << 30),
+        store(tree, fetcher, urls, nullptr, nullptr, std::make_shared<ByteBudget>(1 << 30),
               StoreFetcherOptions{kMiB, std::chrono::milliseconds(30000), "/mnt"},
               [this] { ++streams_started; }),
         file(std::make_shared<OpenFile>(FileNode(tree, "f.bin"), "key", ReadaheadOptions{},
@@ -51,6 +69,16 @@ struct Fixture {
   StoreFetcher store;
   std::shared_ptr<OpenFile> file;
 };
+
+// Fetches the first MiB; the store refuses the URL: one refresh, a second request with it.
+void FetchRefusedOnce(Fixture& f, const FakeUrls& urls, Got& got) {
+  f.Fetch(ByteRange{0, kMiB}, got);
+  f.fetcher.Answer(0, Failure(FetchOutcome::kUrlRefused, "403"));
+  CHECK(urls.refusals == 1);
+  REQUIRE(f.fetcher.count() == 2);
+  CHECK(f.fetcher.request(1).url == "https://store/f.bin?sig=s&v=1");
+  CHECK(got.calls == 0);
+}
 
 }  // namespace
 
@@ -80,6 +108,38 @@ TEST_SUITE("store fetcher") {
     CHECK(f.fetcher.count() == 1);  // nothing to retry with
     CHECK(got.calls == 1);
     CHECK(got.outcome == FetchOutcome::kUrlRefused);
+  }
+
+  TEST_CASE("a refused URL is refreshed once and the part fetched again with the new one") {
+    FakeUrls urls;
+    Fixture f(4 * kMiB, &urls);
+    Got got;
+    FetchRefusedOnce(f, urls, got);
+    f.fetcher.Answer(1, FetchResult{}, f.content);
+    CHECK(got.calls == 1);
+    CHECK(got.outcome == FetchOutcome::kOk);
+    CHECK(got.bytes == f.content.substr(0, kMiB));
+  }
+
+  TEST_CASE("a fresh URL refused too fails the part: no second refresh, no third request") {
+    FakeUrls urls;
+    Fixture f(4 * kMiB, &urls);
+    Got got;
+    FetchRefusedOnce(f, urls, got);
+    f.fetcher.Answer(1, Failure(FetchOutcome::kUrlRefused, "403 again"));
+    CHECK(urls.refusals == 1);
+    CHECK(f.fetcher.count() == 2);
+    CHECK(got.calls == 1);
+    CHECK(got.outcome == FetchOutcome::kUrlRefused);
+    // Another failure is not a reason to refresh.
+    Got other;
+    f.Fetch(ByteRange{kMiB, kMiB}, other);
+    REQUIRE(f.fetcher.count() == 3);
+    CHECK(f.fetcher.request(2).url == "https://store/f.bin?sig=s&v=1");
+    f.fetcher.Answer(2, Failure(FetchOutcome::kFailed, "503"));
+    CHECK(urls.refusals == 1);
+    CHECK(f.fetcher.count() == 3);
+    CHECK(other.outcome == FetchOutcome::kFailed);
   }
 
   TEST_CASE("a server that ignores Range: one whole-object download serves every part") {
