@@ -18,6 +18,22 @@ void OpenFile::NoteFailure(ByteRange range, const Status& status) {
   failed_at_ = std::chrono::steady_clock::now();
 }
 
+std::vector<Waiter> OpenFile::Publish(const std::shared_ptr<Range>& range, std::string&& data) {
+  std::vector<Waiter> waiters;
+  waiters.swap(range->waiters);
+  range->data = std::move(data);
+  range->ready = true;
+  return waiters;
+}
+
+std::vector<Waiter> OpenFile::Forget(const std::shared_ptr<Range>& range, const Status& failed) {
+  std::vector<Waiter> waiters;
+  waiters.swap(range->waiters);
+  std::erase(ranges_, range);
+  NoteFailure(range->range, failed);
+  return waiters;
+}
+
 std::vector<std::shared_ptr<Range>> OpenFile::StartAhead(
     uint64_t read_end, uint64_t file_size, const std::shared_ptr<ByteBudget>& budget) {
   std::vector<std::shared_ptr<Range>> started;

@@ -98,6 +98,14 @@ class OpenFile {
   void Prune(uint64_t offset, size_t keep) REQUIRES(mu_);
   // Remembers `range`'s failure, for RecentFailure.
   void NoteFailure(ByteRange range, const Status& status) REQUIRES(mu_);
+  // A filled range: its bytes are served from now on. Returns the reads waiting on it, to be
+  // answered once mu_ is let go.
+  std::vector<Waiter> Publish(const std::shared_ptr<Range>& range, std::string&& data)
+      REQUIRES(mu_);
+  // A range that failed: forgotten (a later read tries again), its failure noted. Returns the
+  // reads waiting on it, to be failed once mu_ is let go.
+  std::vector<Waiter> Forget(const std::shared_ptr<Range>& range, const Status& failed)
+      REQUIRES(mu_);
 
   // Also guards its ranges' `ready` and `waiters`. Held for no callback, reply or I/O; only
   // the budget's mu is taken under it.

@@ -32,8 +32,8 @@ class RangeFiller {
  public:
   using Clock = std::chrono::steady_clock;
   // Publishes a range's bytes (or its failure) and replies to the reads waiting on it. Called
-  // once per Fill, on any thread, with no lock of the filler held. On success it must make
-  // `bytes` the range's `data`: the cache writer takes them from there afterwards.
+  // once per Fill, on any thread, with no lock of the filler held. On success it must publish
+  // `bytes` (OpenFile::Publish): the cache writer takes them from the range afterwards.
   using CompleteFn = std::function<void(const std::shared_ptr<OpenFile>& file,
                                         const std::shared_ptr<Range>& range,
                                         const FetchResult& result, std::string&& bytes)>;

@@ -147,40 +147,36 @@ void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size
 
 // Publishes the range's bytes (or forgets it on error) and replies to everyone waiting on it.
 void ReadPath::Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-                      const FetchResult& result, std::string&& data) {
+                        const FetchResult& result, std::string&& data) {
+  if (!result.ok()) return Fail(file, range, result);
   std::vector<Waiter> waiters;
   {
     MutexLock lock(&file->mu_);
-    waiters.swap(range->waiters);
-    if (result.ok()) {
-      range->data = std::move(data);
-      range->ready = true;
-    } else {  // forget it, so that a later read tries again
-      auto& rs = file->ranges_;
-      rs.erase(std::remove(rs.begin(), rs.end(), range), rs.end());
-    }
-  }
-  if (!result.ok()) {
-    std::string name = options_.mountpoint + "/" + tree_.Path(file->node_);
-    // A TLS or proxy problem was logged once for its host, with what to do: not per read.
-    if (result.outcome == FetchOutcome::kReported) {
-      spdlog::debug("{}: {}", name, result.status.message());
-    } else {
-      spdlog::error("{}: {}", name, result.status.message());
-    }
-    Status failed = Status::Errno(EIO, name, result.status.message());
-    {
-      MutexLock lock(&file->mu_);
-      file->NoteFailure(range->range, failed);
-    }
-    read_errors_ += waiters.size();
-    for (const Waiter& w : waiters) w.done(failed, {});
-    return;
+    waiters = file->Publish(range, std::move(data));
   }
   for (const Waiter& w : waiters) {
     bytes_read_ += w.size;
     range->Reply(w);
   }
+}
+
+void ReadPath::Fail(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+                    const FetchResult& result) {
+  std::string name = options_.mountpoint + "/" + tree_.Path(file->node_);
+  // A TLS or proxy problem was logged once for its host, with what to do: not per read.
+  if (result.outcome == FetchOutcome::kReported) {
+    spdlog::debug("{}: {}", name, result.status.message());
+  } else {
+    spdlog::error("{}: {}", name, result.status.message());
+  }
+  Status failed = Status::Errno(EIO, name, result.status.message());
+  std::vector<Waiter> waiters;
+  {
+    MutexLock lock(&file->mu_);
+    waiters = file->Forget(range, failed);
+  }
+  read_errors_ += waiters.size();
+  for (const Waiter& w : waiters) w.done(failed, {});
 }
 
 }  // namespace datumfs

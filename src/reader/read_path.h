@@ -57,6 +57,8 @@ class ReadPath {
   ReadDone LoggingReadThrough(NodeId node, ReadDone done);
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                 const FetchResult& result, std::string&& data);
+  void Fail(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+            const FetchResult& result);
   std::string KeyOf(NodeId node) const;
   // The "path: fetched 28.9 kB in 0.2 s" line, once a file has been read through.
   void LogReadThrough(NodeId node);

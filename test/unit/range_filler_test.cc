@@ -53,8 +53,7 @@ struct Fixture {
           r.status = result.status;
           r.bytes = bytes;
           MutexLock file_lock(&open->mu_);  // as ReadPath::Complete publishes them
-          range->data = std::move(bytes);
-          range->ready = result.ok();
+          if (result.ok()) (void)open->Publish(range, std::move(bytes));
         },
         [this](NodeId, uint64_t bytes) { fetched += bytes; });
   }
