@@ -18,7 +18,7 @@
 #include "cli/seconds.h"
 #include "cli/tls_options.h"
 #include "datumfs/cache.h"
-#include "datumfs/daemonize.h"
+#include "cli/daemonize.h"
 #include "datumfs/fetch.h"
 #include "datumfs/fuse_adapter.h"
 #include "datumfs/manifest.h"

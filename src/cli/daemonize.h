@@ -2,8 +2,8 @@
 // the command returns only once the file system is visible, with status 0, or fails with one
 // line on stderr and leaves no mount behind. (libfuse 3.14 has no fuse_daemonize_success(),
 // so this is the fork + pipe it describes.)
-#ifndef DATUMFS_DAEMONIZE_H_
-#define DATUMFS_DAEMONIZE_H_
+#ifndef DATUMFS_CLI_DAEMONIZE_H_
+#define DATUMFS_CLI_DAEMONIZE_H_
 
 #include <functional>
 #include <string>
@@ -25,4 +25,4 @@ void NotifyFailed(int fd, const std::string& reason);
 
 }  // namespace datumfs
 
-#endif  // DATUMFS_DAEMONIZE_H_
+#endif  // DATUMFS_CLI_DAEMONIZE_H_

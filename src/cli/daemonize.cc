@@ -1,4 +1,4 @@
-#include "datumfs/daemonize.h"
+#include "cli/daemonize.h"
 
 #include <fcntl.h>
 #include <unistd.h>
