@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <memory>
+
+#include <curl/curl.h>
 
 namespace datumfs {
 namespace {
@@ -32,22 +35,44 @@ bool IsSigningParameter(std::string_view pair) {
          kSigningParameters.end();
 }
 
-}  // namespace
-
-std::string RedactUrl(std::string_view url) {
+// By hand, for what libcurl cannot parse: everything before the query and fragment, without
+// a user:password@ part (up to its last '@': a password may hold one).
+std::string RedactByHand(std::string_view url) {
   url = url.substr(0, url.find_first_of("?#"));
   size_t scheme_end = url.find("://");
   size_t authority = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
   size_t path = url.find('/', authority);
-  size_t at = url.substr(0, path).find('@', authority);
-  if (at == std::string_view::npos) return std::string(url);
+  size_t at = url.substr(0, path).rfind('@');
+  if (at == std::string_view::npos || at < authority) return std::string(url);
   return std::string(url.substr(0, authority)) + std::string(url.substr(at + 1));
+}
+
+}  // namespace
+
+// libcurl's URL API parses the URL as the fetcher will: what it calls the user, password,
+// query and fragment are dropped, whatever characters they hold.
+std::string RedactUrl(std::string_view url) {
+  std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), &curl_url_cleanup);
+  const std::string text(url);
+  char* out = nullptr;
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
+                CURLUE_OK) {
+    return RedactByHand(url);
+  }
+  for (CURLUPart part : {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS,
+                         CURLUPART_QUERY, CURLUPART_FRAGMENT}) {
+    curl_url_set(u.get(), part, nullptr, 0);
+  }
+  if (curl_url_get(u.get(), CURLUPART_URL, &out, 0) != CURLUE_OK) return RedactByHand(url);
+  std::string redacted(out);
+  curl_free(out);
+  return redacted;
 }
 
 std::string ObjectIdentity(std::string_view url) {
   url = url.substr(0, url.find('#'));
   size_t q = url.find('?');
-  std::string out = RedactUrl(url.substr(0, q));
+  std::string out = RedactByHand(url.substr(0, q));  // cache keys: never normalized
   if (q == std::string_view::npos) return out;
   std::string_view query = url.substr(q + 1);
   char separator = '?';

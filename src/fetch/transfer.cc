@@ -174,17 +174,17 @@ void Transfer::EndAttempt(CURLcode result, const TlsOptions& tls) {
 }
 
 FetchError Transfer::Judge(CURLcode result) {
-  std::string what = RedactUrl(request.url);
+  auto what = [this] { return RedactUrl(request.url); };  // only for a failure
   if (overflow) {
-    last_error = what + ": server sent more bytes than asked for";
+    last_error = what() + ": server sent more bytes than asked for";
     return FetchError::kProtocol;
   }
   if (no_ranges) {
-    last_error = what + ": the server ignores Range (HTTP 200 with the whole object)";
+    last_error = what() + ": the server ignores Range (HTTP 200 with the whole object)";
     return FetchError::kNoRanges;
   }
   if (ChangedVersion(*this)) {
-    last_error = what + ": the object changed while it was read (ETag " +
+    last_error = what() + ": the object changed while it was read (ETag " +
                  (prefix_etag.empty() ? "none" : prefix_etag) + ", now " +
                  (head.etag.empty() ? "none" : head.etag) + ")";
     return FetchError::kReplaced;
@@ -192,33 +192,33 @@ FetchError Transfer::Judge(CURLcode result) {
   if (got_all) result = CURLE_OK;  // we ended it ourselves, with the range complete
   if (result == CURLE_OPERATION_TIMEDOUT) {
     bool past_deadline = Clock::now() >= request.deadline;
-    last_error = what + (past_deadline ? ": no answer before the read's deadline"
+    last_error = what() + (past_deadline ? ": no answer before the read's deadline"
                                        : ": transfer stalled");
     if (handshake_unfinished) {  // retried all the same: the server may just be slow
       warning = "the TLS handshake with " + host +
                 " did not finish (an HTTPS server there? a firewall in between?)";
-      last_error = what + ": " + warning;
+      last_error = what() + ": " + warning;
     }
     return past_deadline ? FetchError::kTimedOut : FetchError::kStalled;
   }
   if (result == CURLE_UNSUPPORTED_PROTOCOL || result == CURLE_URL_MALFORMAT) {
-    last_error = what + ": " + curl_easy_strerror(result) +
+    last_error = what() + ": " + curl_easy_strerror(result) +
                  " (only http and https URLs are fetched, redirects included)";
     return FetchError::kBadUrl;
   }
   if (auto problem = PermanentTlsProblem(result, error, host, ca_file)) {
     reported_problem = *problem;
-    last_error = what + ": " + *problem;
+    last_error = what() + ": " + *problem;
     return FetchError::kTls;
   }
   if (auto proxy = DescribeProxyProblem(result, connect_code, error, url)) {
-    last_error = what + ": " + proxy->message;
+    last_error = what() + ": " + proxy->message;
     if (!proxy->permanent) return FetchError::kConnection;
     reported_problem = proxy->message;
     return FetchError::kProxy;
   }
   if (result != CURLE_OK) {
-    last_error = what + ": " + curl_easy_strerror(result);
+    last_error = what() + ": " + curl_easy_strerror(result);
     return FetchError::kConnection;
   }
   RangeRequest r = Remaining();
@@ -227,7 +227,7 @@ FetchError Transfer::Judge(CURLcode result) {
   if (!whole) {
     v = ClassifyResponse(r, head.View(), got);
   } else if (got != r.length) {
-    v = Verdict{FetchError::kConnection, what + ": whole object cut short"};
+    v = Verdict{FetchError::kConnection, what() + ": whole object cut short"};
   }
   last_error = v.why;
   return v.error;

@@ -52,6 +52,13 @@ TEST_SUITE("base") {
     CHECK(RedactUrl("https://user:secret@host/p/q?sig=1") == "https://host/p/q");
     CHECK(RedactUrl("https://host/p@q") == "https://host/p@q");
     CHECK(RedactUrl("no-scheme?x") == "no-scheme");
+    // Parsed as libcurl parses it for the request: a password is whatever precedes the last
+    // '@' of the authority, and ";options" go too.
+    CHECK(RedactUrl("https://user:pa@ss@host/p?sig=1") == "https://host/p");
+    CHECK(RedactUrl("imap://user:pw;AUTH=x@host/INBOX") == "imap://host/INBOX");
+    CHECK(RedactUrl("https://host:8443/a%20b/c?sig=1#f") == "https://host:8443/a%20b/c");
+    CHECK(RedactUrl("http://u:p@[::1]:8080/x?y") == "http://[::1]:8080/x");
+    CHECK(RedactUrl("not a url, u:p@h/?q").find("u:p") == std::string::npos);
   }
 
   TEST_CASE("JSON nesting depth ignores brackets in strings") {
