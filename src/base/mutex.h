@@ -88,6 +88,13 @@ class CondVar {
     cv_.wait_for(lock, timeout);
     lock.release();
   }
+  // Returns at `deadline` at the latest, or early when signalled (or spuriously).
+  template <class Clock, class Duration>
+  void WaitUntil(Mutex* mu, std::chrono::time_point<Clock, Duration> deadline) REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
+    cv_.wait_until(lock, deadline);
+    lock.release();
+  }
   void Signal() { cv_.notify_one(); }
   void SignalAll() { cv_.notify_all(); }
 

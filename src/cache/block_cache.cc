@@ -446,7 +446,7 @@ void DiskCache::FlushLoop() {
   for (;;) {
     const auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!stopping_ && std::chrono::steady_clock::now() < next) {
-      stop_cv_.WaitFor(&stop_mu_, next - std::chrono::steady_clock::now());
+      stop_cv_.WaitUntil(&stop_mu_, next);
     }
     if (stopping_) return;
     lock.Unlock();
