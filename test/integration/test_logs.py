@@ -10,7 +10,7 @@ import time
 import urllib.parse
 
 from api_standin import TOKEN, ApiStandIn
-from conftest import DATUMFS, is_mounted, unmount
+from conftest import DATUMFS, is_mounted, unmount, wait_for
 from store import write_inputs
 
 
@@ -57,7 +57,8 @@ def test_files_read_through_get_one_line_fetched_then_cached(mounts, dataset, tm
     assert len(lines_for(text, mnt2, "train/dogs/000201.jpg")) == 1
     assert re.fullmatch(r"cached 1\.8 MB in \d+\.\d s",
                         lines_for(text, mnt2, "train/dogs/000201.jpg")[0])
-    assert f"{mnt2}: unmounted" in text
+    # Written as the daemon exits, a moment after fusermount returns (longer under TSan).
+    assert wait_for(lambda: f"{mnt2}: unmounted" in log2.read_text(), timeout=30), text
 
 
 def test_a_log_file_that_cannot_be_written_is_a_usage_error(mounts, dataset, tmp_path):
