@@ -29,6 +29,9 @@ struct ReaderOptions {
   uint64_t readahead_budget = 256 << 20;
   // A bulk reader's read-ahead window grows up to this.
   uint64_t bulk_max_readahead = 16 << 20;
+  // A job that opens the files of the tree in listing order gets the next ones (up to this
+  // many, each up to part_size) fetched whole before it opens them; 0: never.
+  uint32_t walk_ahead_files = 64;
   // Prefix for file names in log lines ("/valohai/inputs").
   std::string mountpoint;
 };

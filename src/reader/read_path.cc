@@ -11,6 +11,7 @@
 #include "reader/range_filler.h"
 #include "reader/serial_queue.h"
 #include "reader/store_fetcher.h"
+#include "reader/walk_ahead.h"
 
 namespace datumfs {
 
@@ -37,6 +38,13 @@ ReadPath::ReadPath(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRef
       },
       [this](NodeId node, uint64_t bytes) { through_.NoteFetched(node, bytes); });
   if (cache_) loader_ = std::make_unique<SerialQueue>();
+  if (options_.walk_ahead_files > 0) {
+    WalkOptions walk;
+    walk.max_window = options_.walk_ahead_files;
+    walk.first_window = std::min(walk.first_window, walk.max_window);
+    walk_ = std::make_unique<WalkAhead>(tree_, walk,
+                                        [this](NodeId node) { return FetchWhole(node); });
+  }
 }
 
 void ReadPath::Stop() {
@@ -53,12 +61,46 @@ std::string ReadPath::KeyOf(NodeId node) const {
   return BlockCache::KeyFor(info.datum_id, info.url, tree_.size(node));
 }
 
-std::shared_ptr<OpenFile> ReadPath::Open(NodeId node, bool bulk) {
+std::shared_ptr<OpenFile> ReadPath::NewOpenFile(NodeId node, bool bulk) const {
   ReadaheadOptions readahead;
   uint64_t max_window = bulk ? options_.bulk_max_readahead : options_.max_readahead;
   readahead.max_window = std::max(max_window, readahead.initial_window);
   readahead.part_size = options_.part_size;
   return std::make_shared<OpenFile>(node, KeyOf(node), readahead, bulk);
+}
+
+std::shared_ptr<OpenFile> ReadPath::Open(NodeId node, bool bulk) {
+  if (bulk || !walk_) return NewOpenFile(node, bulk);
+  std::shared_ptr<OpenFile> file = walk_->Take(node);
+  if (!file) file = NewOpenFile(node, bulk);
+  walk_->Opened(node);
+  return file;
+}
+
+std::shared_ptr<OpenFile> ReadPath::FetchWhole(NodeId node) {
+  const uint64_t size = tree_.size(node);
+  // Speculative: like a bulk reader, it may use only the upper half of the budget, so that
+  // the job's own reads and their read-ahead always find room.
+  if (size == 0 || size > options_.part_size || budget_->AvailableToBulk() < size) return nullptr;
+  std::shared_ptr<OpenFile> file = NewOpenFile(node, false);
+  auto range = std::make_shared<Range>(ByteRange{0, size}, budget_);
+  {
+    MutexLock lock(&file->mu_);
+    file->ranges_.push_back(range);
+  }
+  StartFill(file, range, Clock::now() + options_.read_timeout);
+  return file;
+}
+
+void ReadPath::StartFill(const std::shared_ptr<OpenFile>& file,
+                         const std::shared_ptr<Range>& range, Clock::time_point deadline) {
+  // What the cache holds is loaded into memory off the FUSE thread, so that the reader's next
+  // reads find it there instead of each going to the cache file.
+  if (cache_ && cache_->Missing(file->key_, range->range).empty()) {
+    loader_->Post([this, file, range, deadline] { filler_->Fill(file, range, deadline); });
+  } else {
+    filler_->Fill(file, range, deadline);
+  }
 }
 
 ReaderCounters ReadPath::counters() const {
@@ -134,15 +176,7 @@ void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size
   }
   const Clock::time_point deadline = Clock::now() + options_.read_timeout;
   if (fill) filler_->Fill(file, range, deadline);
-  for (const auto& r : ahead) {
-    // Read-ahead the cache holds is loaded into memory off the FUSE thread, so that the
-    // reader's next reads find it there instead of each going to the cache file.
-    if (cache_ && cache_->Missing(file->key_, r->range).empty()) {
-      loader_->Post([this, file, r, deadline] { filler_->Fill(file, r, deadline); });
-    } else {
-      filler_->Fill(file, r, deadline);
-    }
-  }
+  for (const auto& r : ahead) StartFill(file, r, deadline);
 }
 
 // Publishes the range's bytes (or forgets it on error) and replies to everyone waiting on it.

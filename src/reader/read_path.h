@@ -32,6 +32,7 @@ class OpenFile;
 class RangeFiller;
 class SerialQueue;
 class StoreFetcher;
+class WalkAhead;
 struct Range;
 
 class ReadPath {
@@ -60,6 +61,13 @@ class ReadPath {
   void Fail(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
             const FetchResult& result);
   std::string KeyOf(NodeId node) const;
+  std::shared_ptr<OpenFile> NewOpenFile(NodeId node, bool bulk) const;
+  // Starts fetching all of a small file for WalkAhead; null if it is not worth it or the
+  // budget is spent.
+  std::shared_ptr<OpenFile> FetchWhole(NodeId node);
+  // Fills `range` of `file`: off the calling thread when the cache holds all of it.
+  void StartFill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
+                 Clock::time_point deadline);
   // The "path: fetched 28.9 kB in 0.2 s" line, once a file has been read through.
   void LogReadThrough(NodeId node);
 
@@ -74,6 +82,7 @@ class ReadPath {
   std::unique_ptr<StoreFetcher> store_;
   std::unique_ptr<RangeFiller> filler_;
   std::unique_ptr<SerialQueue> loader_;  // when there is a cache: cached read-ahead loads
+  std::unique_ptr<WalkAhead> walk_;      // unless options_.walk_ahead_files is 0
 };
 
 }  // namespace datumfs

@@ -32,7 +32,7 @@ WalkDetector::Stream& WalkDetector::Start(uint32_t position) {
   auto latest = std::max_element(streams_.begin(), streams_.end(),
                                  [](const Stream& a, const Stream& b) { return a.used < b.used; });
   if (latest != streams_.end()) latest->window /= 2;
-  Stream fresh{position, position, position + 1, 0, 1, opens_};
+  Stream fresh{position, position, position + 1, 0, 1, 0, opens_};
   if (streams_.size() < options_.streams) {
     streams_.push_back(fresh);
     return streams_.back();
@@ -48,11 +48,12 @@ void WalkDetector::Follow(Stream& s, uint32_t position) {
   ++s.opened;
   s.first = std::min(s.first, position);
   const bool forward = position > s.furthest;
+  s.forward += forward;
   const bool predicted = forward && position < s.predicted_end && s.window > 0;
   s.furthest = std::max(s.furthest, position);
   s.predicted_end = std::max(s.predicted_end, s.furthest + 1);
-  if (!s.Dense(options_.min_opened)) {
-    s.window /= 2;  // thinning out: not a walk (any more)
+  if (!s.Tight(options_.min_opened, options_.slack)) {
+    s.window /= 2;  // leaving gaps: not a walk (any more)
   } else if (s.window == 0) {
     s.window = options_.first_window;
   } else if (predicted) {
@@ -72,6 +73,7 @@ WalkDetector::Stream& WalkDetector::Merge(size_t i) {
       merged.furthest = std::max(merged.furthest, t.furthest);
       merged.predicted_end = std::max(merged.predicted_end, t.predicted_end);
       merged.opened += t.opened;
+      merged.forward += t.forward;
     } else {
       kept.push_back(t);
     }

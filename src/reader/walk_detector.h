@@ -2,10 +2,12 @@
 // one process (tar, cp -r, rsync, find -exec cat) or several workers taking turns over a
 // sorted file list (a PyTorch DataLoader without shuffling). Files are known by their
 // position in the walk order (every file of the tree, depth first, each directory's entries
-// in listing order). Once a walk is dense (at least min_opened files opened, and at least
-// half of the positions it has passed), the next files are predicted; the window of files
-// predicted ahead grows while the job opens what was predicted, up to max_window, and halves
-// when the walk thins out or the job goes elsewhere. A shuffled reader gets nothing; a walk
+// in listing order). Once a walk is tight and goes forward (at least min_opened files opened,
+// all but one of them moving past the furthest before; of the positions it has passed at most
+// `slack`, and at most a third as many as it opened, left unopened), the next files are
+// predicted; the
+// window of files predicted ahead grows while the job opens what was predicted, up to
+// max_window, and halves when the walk leaves gaps or the job goes elsewhere. A shuffled reader gets nothing; a walk
 // that stops leaves at most one window unread. Up to `streams` walks are followed at once
 // (several jobs, or one job's workers in different directories).
 //
@@ -14,6 +16,7 @@
 #ifndef DATUMFS_READER_WALK_DETECTOR_H_
 #define DATUMFS_READER_WALK_DETECTOR_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -58,10 +61,15 @@ class WalkDetector {
     uint32_t predicted_end = 0;  // positions before this were returned (or opened)
     uint32_t window = 0;         // files predicted ahead of `furthest`
     uint32_t opened = 0;         // opens that belonged to it
+    uint32_t forward = 0;        // opens that went past `furthest`
     uint64_t used = 0;           // when it was last matched (a count of opens)
-    // A walk opens most of what it passes; a random reader leaves most of it.
-    bool Dense(uint32_t min_opened) const {
-      return opened >= min_opened && uint64_t{opened} * 2 >= uint64_t{furthest} - first + 1;
+    // A walk opens what it passes, but for the few files other workers are still opening;
+    // a random reader leaves gaps that grow with its reach.
+    bool Tight(uint32_t min_opened, uint32_t slack) const {
+      const uint64_t span = uint64_t{furthest} - first + 1;
+      const uint64_t gaps = span > opened ? span - opened : 0;
+      return opened >= min_opened && forward + 1 >= min_opened &&
+             gaps <= std::min<uint64_t>(slack, opened / 3);
     }
   };
   // The stream `position` belongs to, or null.

@@ -68,7 +68,9 @@ def test_connections_and_tls_sessions_are_reused(mounts, tmp_path, certs):
             mnt = mounts.mount(inputs, args=["--ca-file", certs.ca],
                                cache=tmp_path / f"cache-{keepalive}")
             before = store.mark()
-            for name, data in files.items():  # one after another: no parallel connections
+            # One after another, in reverse order, so that no file is fetched ahead of its open
+            # (that would run in parallel, on more connections).
+            for name, data in reversed(files.items()):
                 with open(os.path.join(mnt, "s", name), "rb") as f:
                     assert f.read() == data
             requests = store.requests(since=before)

@@ -92,6 +92,45 @@ TEST_SUITE("read path") {
     CHECK(second.status.errno_value() == EIO);
     CHECK(reader.counters().read_errors == 2);
   }
+
+  TEST_CASE("files opened in order: the next ones are fetched whole before they are opened") {
+    std::vector<RemoteFile> files;
+    for (int i = 0; i < 10; ++i) files.push_back({"f" + std::to_string(i) + ".bin", 5000, ""});
+    Tree tree = RemoteTree(files);
+    const std::string content = PatternBytes(5000);
+    ManualFetcher fetcher;
+    ReadPath reader(tree, fetcher, nullptr, nullptr, ReaderOptions{});
+    auto url = [](int i) { return "https://store/f" + std::to_string(i) + ".bin?sig=s"; };
+    auto asked = [&](int i) {  // requests for file i
+      int n = 0;
+      for (size_t r = 0; r < fetcher.count(); ++r) n += fetcher.request(r).url == url(i);
+      return n;
+    };
+    auto open_and_read = [&](int i, Got& got) {
+      std::shared_ptr<OpenFile> f =
+          reader.Open(FileNode(tree, "f" + std::to_string(i) + ".bin"), false);
+      reader.Read(f, 0, 5000, Into(got));
+    };
+    Got first[3];
+    for (int i = 0; i < 3; ++i) open_and_read(i, first[i]);
+    // The third open made a walk: files 3-6 are asked for, whole, before anyone opens them.
+    CHECK(fetcher.count() == 3 + 4);
+    for (int i = 3; i < 7; ++i) CHECK(asked(i) == 1);
+    CHECK(asked(7) == 0);
+    for (size_t r = 0; r < fetcher.count(); ++r) {
+      CHECK(fetcher.request(r).offset == 0);
+      CHECK(fetcher.request(r).length == 5000);
+      fetcher.Answer(r, FetchResult{}, content);
+    }
+    for (const Got& got : first) CHECK(got.bytes == content);
+    Got fourth;
+    open_and_read(3, fourth);  // answered from memory: no request of its own
+    CHECK(fourth.calls == 1);
+    CHECK(fourth.bytes == content);
+    CHECK(asked(3) == 1);
+    CHECK(asked(7) == 1);  // and the walk goes on
+    reader.Stop();
+  }
 }
 
 }  // namespace datumfs
