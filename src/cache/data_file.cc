@@ -74,6 +74,17 @@ Status DataFile::WriteAt(uint64_t offset, std::string_view bytes) const {
 }
 
 Status DataFile::PunchHole(uint64_t offset, uint64_t length) const {
+  // A hole frees whole filesystem blocks only. A range that ends the file takes the rest of its
+  // last block along (nothing is stored past the end): otherwise a file smaller than a block,
+  // and every file's tail, keeps a block on disk after its eviction. (Writers hold no lock: one
+  // that extends the file within that block at this moment, from an extent starting mid-block,
+  // loses those bytes; its extent then fails its CRC check at its first read and is refetched.)
+  struct stat st;
+  if (fstat(fd_, &st) == 0 && st.st_blksize > 0 &&
+      offset + length >= static_cast<uint64_t>(st.st_size)) {
+    const uint64_t block = static_cast<uint64_t>(st.st_blksize);
+    length = (offset + length + block - 1) / block * block - offset;
+  }
   if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                 static_cast<off_t>(length)) != 0) {
     return ErrnoStatus("cache punch hole", errno);

@@ -35,7 +35,8 @@ class DataFile {
   Status WriteAt(uint64_t offset, std::string_view bytes) const;
   // Closes now (releasing the lock); later calls fail.
   void Close();
-  // Frees the disk blocks of the range (the file keeps its size).
+  // Frees the disk blocks of the range (the file keeps its size); a range that reaches the
+  // end of the file frees the file's last block whole.
   Status PunchHole(uint64_t offset, uint64_t length) const;
 
  private:

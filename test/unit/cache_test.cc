@@ -241,6 +241,22 @@ TEST_SUITE("cache") {
     CHECK(st.st_blocks == 0);
   }
 
+  TEST_CASE("evicting a file smaller than a block, or a file's tail, frees its last block") {
+    ScopedTempDir tmp;
+    auto cache = OpenCache(tmp.path());
+    cache->Insert("d-small", 0, Bytes(1398, 9));
+    cache->Insert("d-tail", 0, Bytes(8192 + 100, 10));
+    struct stat st;
+    REQUIRE(stat(DataFilePath(tmp.path(), "d-small").c_str(), &st) == 0);
+    CHECK(st.st_blocks > 0);
+    REQUIRE(cache->Evict(true).ok());
+    for (const char* key : {"d-small", "d-tail"}) {
+      REQUIRE(stat(DataFilePath(tmp.path(), key).c_str(), &st) == 0);
+      CHECK(st.st_blocks == 0);
+    }
+    CHECK(st.st_size == 8192 + 100);  // the file keeps its size
+  }
+
   TEST_CASE("an extent being read is not evicted") {
     ScopedTempDir tmp;
     auto cache = OpenCache(tmp.path());
