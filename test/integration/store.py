@@ -8,9 +8,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 SECRET = "datumfs-test-secret"
 LOG_FORMAT = ('$request_method $uri $status $body_bytes_sent "$http_range" $connection '
@@ -113,29 +117,59 @@ class Store:
         os.makedirs(os.path.join(directory, "tmp"), exist_ok=True)
         self.proc = None
         self.port = None
+        self.secret = SECRET
 
     def start(self):
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         for _ in range(5):
             self.port = free_port()
-            conf = os.path.join(self.dir, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(CONF.format(dir=self.dir, port=self.port, secret=SECRET,
-                                    log_format=LOG_FORMAT, limit=self.limit,
-                                    keepalive=self.keepalive,
-                                    ssl=(" ssl" if self.tls else "") +
-                                        (" http2" if self.http2 else ""),
-                                    certificate=(f"ssl_certificate {self.tls[0]}; "
-                                                 f"ssl_certificate_key {self.tls[1]}; "
-                                                 "ssl_protocols TLSv1.2 TLSv1.3; "
-                                                 "ssl_session_cache shared:SSL:1m;"
-                                                 if self.tls else "")))
+            conf = self.write_conf()
             self.proc = subprocess.Popen([nginx, "-c", conf, "-p", self.dir],
                                          stderr=subprocess.PIPE)
             if wait_listening(self.proc, self.port, 10):
                 return self
             self.stop()
         raise RuntimeError("nginx did not start: " + open(os.path.join(self.dir, "error.log")).read())
+
+    def write_conf(self):
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(CONF.format(dir=self.dir, port=self.port, secret=self.secret,
+                                log_format=LOG_FORMAT, limit=self.limit,
+                                keepalive=self.keepalive,
+                                ssl=(" ssl" if self.tls else "") +
+                                    (" http2" if self.http2 else ""),
+                                certificate=(f"ssl_certificate {self.tls[0]}; "
+                                             f"ssl_certificate_key {self.tls[1]}; "
+                                             "ssl_protocols TLSv1.2 TLSv1.3; "
+                                             "ssl_session_cache shared:SSL:1m;"
+                                             if self.tls else "")))
+        return conf
+
+    def change_secret(self, secret, limit=10):
+        """From now on only URLs signed with `secret` are served (the store's signing key was
+        rotated): every URL handed out before is refused with 403. nginx reloads its
+        configuration (SIGHUP) on the same port; returns once its new workers answer."""
+        self.secret = secret
+        self.write_conf()
+        self.proc.send_signal(signal.SIGHUP)
+        self.put(".secret-probe", b"")
+        probe = self.url(".secret-probe")
+        context = None
+        if self.tls:  # our own probe of our own server: its certificate needs no check
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(probe, context=context, timeout=2).read()
+                return
+            except urllib.error.HTTPError as e:
+                if e.code != 403:
+                    raise
+            time.sleep(0.05)
+        raise RuntimeError("nginx did not take the new secret")
 
     def stop(self):
         stop_process(self.proc)
@@ -149,7 +183,9 @@ class Store:
             f.write(data)
         return key
 
-    def url(self, key, expires_in=3600, secret=SECRET):
+    def url(self, key, expires_in=3600, secret=None):
+        """A signed URL of `key`, with the store's secret unless told another."""
+        secret = secret or self.secret
         uri = "/data/" + key
         expires = int(time.time() + expires_in)  # an integer, also for a float lifetime
         digest = hashlib.md5(f"{expires}{uri} {secret}".encode()).digest()
