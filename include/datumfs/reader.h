@@ -25,12 +25,11 @@ struct ReaderOptions {
   uint64_t max_readahead = 64 << 20;
   uint64_t part_size = 8 << 20;
   // Bytes of ranges in memory (fetched or in flight) across all open files past which no
-  // more read-ahead starts. Reads themselves always go.
+  // more read-ahead starts (reads always go).
   uint64_t readahead_budget = 256 << 20;
   // A bulk reader's read-ahead window grows up to this.
   uint64_t bulk_max_readahead = 16 << 20;
-  // A job that opens the files of the tree in listing order gets the next ones (up to this
-  // many, each up to part_size) fetched whole before it opens them; 0: never.
+  // Files (of at most part_size) fetched whole ahead of a job opening them in order; 0: none.
   uint32_t walk_ahead_files = 64;
   // Prefix for file names in log lines ("/valohai/inputs").
   std::string mountpoint;
@@ -43,8 +42,7 @@ struct ReaderCounters {
   uint64_t files_read = 0;  // read from first to last byte through one open
 };
 
-// Called exactly once; `bytes` is valid only during the call. An OK status with fewer bytes
-// than asked for means end of file.
+// Called exactly once; `bytes` lives only during the call. Fewer bytes than asked: end of file.
 using ReadDone = std::function<void(const Status& status, std::string_view bytes)>;
 
 class BlockCache;
@@ -62,8 +60,7 @@ class Reader {
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
-  // REQUIRES: tree.kind(node) == NodeKind::kRemoteFile. A `bulk` reader (O_NOATIME, as
-  // `datumfs prefetch` and backup tools open) yields to the others.
+  // REQUIRES: a kRemoteFile. A `bulk` reader (O_NOATIME, as `datumfs prefetch`) yields.
   std::shared_ptr<OpenFile> Open(NodeId node, bool bulk = false);
   // `file` is taken by value: the program may close it as soon as `done` has replied.
   void Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done);
