@@ -64,6 +64,8 @@ struct RangeRequest {
   std::function<void(uint64_t offset, std::string_view bytes)> sink;
   // For a bulk reader: started only when the job's own requests leave room (FetchOptions).
   bool background = false;
+
+  bool IsWholeObject() const { return offset == 0 && length == object_size; }
 };
 
 // What the end of a request means to its caller: the one thing callers branch on.
@@ -85,9 +87,9 @@ struct FetchResult {
   FetchOutcome outcome = FetchOutcome::kOk;
   Status status;
   bool ok() const { return outcome == FetchOutcome::kOk; }
-  static FetchResult Cancelled(std::string_view why) {
-    return FetchResult{FetchOutcome::kCancelled, Status::Errno(ECANCELED, why)};
-  }
+  // An ended request's result: its status carries the errno the outcome stands for (EACCES,
+  // ESTALE, ENOTSUP, EPROTO, ECANCELED, EIO) and `why`; kOk gives an ok status.
+  static FetchResult Of(FetchOutcome outcome, std::string_view why);
 };
 
 // Called exactly once, on the fetch thread (or inline from Submit/~Fetcher when the request

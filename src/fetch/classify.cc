@@ -76,7 +76,6 @@ Verdict Classify206(const RangeRequest& asked, std::string_view content_range) {
 Verdict ClassifyHeadWords(const RangeRequest& asked, const ResponseHead& head) {
   if (head.status == 206) return Classify206(asked, head.content_range);
   if (head.status == 200) {
-    const bool whole_range = asked.offset == 0 && asked.length == asked.object_size;
     if (head.content_length != asked.object_size) {
       return {FetchError::kProtocol,
               "HTTP 200 announcing " +
@@ -84,7 +83,7 @@ Verdict ClassifyHeadWords(const RangeRequest& asked, const ResponseHead& head) {
                                        : std::string("no length")) +
                   ", not the object's " + std::to_string(asked.object_size)};
     }
-    if (!whole_range) {
+    if (!asked.IsWholeObject()) {
       return {FetchError::kNoRanges, "the server ignores Range (HTTP 200 with the whole object)"};
     }
     return {};
@@ -118,11 +117,9 @@ Verdict ClassifyHead(const RangeRequest& asked, const ResponseHead& head) {
   return v;
 }
 
-Verdict ClassifyResponse(const RangeRequest& asked, const ResponseHead& head,
-                         uint64_t body_bytes) {
-  const bool whole_range = asked.offset == 0 && asked.length == asked.object_size;
+Verdict ClassifyResponse(const RangeRequest& asked, const ResponseHead& head, uint64_t body_bytes) {
   // A 200 without a length (chunked) can be judged only now, by the body's length.
-  const bool judged_by_body = head.status == 200 && !head.content_length && whole_range;
+  const bool judged_by_body = head.status == 200 && !head.content_length && asked.IsWholeObject();
   Verdict v = judged_by_body ? Verdict{} : ClassifyHead(asked, head);
   if (!v.ok() || body_bytes == asked.length) return v;
   std::string why = Naming(asked) + ": body of " + std::to_string(body_bytes) +
@@ -130,23 +127,43 @@ Verdict ClassifyResponse(const RangeRequest& asked, const ResponseHead& head,
   return {body_bytes < asked.length ? FetchError::kConnection : FetchError::kProtocol, why};
 }
 
+FetchResult FetchResult::Of(FetchOutcome outcome, std::string_view why) {
+  switch (outcome) {
+    case FetchOutcome::kOk:
+      return FetchResult{};
+    case FetchOutcome::kUrlRefused:
+      return FetchResult{outcome, Status::Errno(EACCES, why)};
+    case FetchOutcome::kReplaced:
+      return FetchResult{outcome, Status::Errno(ESTALE, why)};
+    case FetchOutcome::kNoRanges:
+      return FetchResult{outcome, Status::Errno(ENOTSUP, why)};
+    case FetchOutcome::kReported:
+      return FetchResult{outcome, Status::Errno(EPROTO, why)};
+    case FetchOutcome::kCancelled:
+      return FetchResult{outcome, Status::Errno(ECANCELED, why)};
+    case FetchOutcome::kFailed:
+      break;
+  }
+  return FetchResult{FetchOutcome::kFailed, Status::Errno(EIO, why)};
+}
+
 FetchResult ResultOf(FetchError error, std::string why) {
   switch (error) {
     case FetchError::kNone:
       return FetchResult{};
     case FetchError::kRefused:
-      return FetchResult{FetchOutcome::kUrlRefused, Status::Errno(EACCES, why)};
+      return FetchResult::Of(FetchOutcome::kUrlRefused, why);
     case FetchError::kReplaced:
-      return FetchResult{FetchOutcome::kReplaced, Status::Errno(ESTALE, why)};
+      return FetchResult::Of(FetchOutcome::kReplaced, why);
     case FetchError::kNoRanges:
-      return FetchResult{FetchOutcome::kNoRanges, Status::Errno(ENOTSUP, why)};
+      return FetchResult::Of(FetchOutcome::kNoRanges, why);
     case FetchError::kTls:
     case FetchError::kProxy:
-      return FetchResult{FetchOutcome::kReported, Status::Errno(EPROTO, why)};
+      return FetchResult::Of(FetchOutcome::kReported, why);
     case FetchError::kCancelled:
-      return FetchResult{FetchOutcome::kCancelled, Status::Errno(ECANCELED, why)};
+      return FetchResult::Of(FetchOutcome::kCancelled, why);
     default:
-      return FetchResult{FetchOutcome::kFailed, Status::Errno(EIO, why)};
+      return FetchResult::Of(FetchOutcome::kFailed, why);
   }
 }
 

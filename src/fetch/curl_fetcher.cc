@@ -116,7 +116,7 @@ void CurlFetcher::Submit(RangeRequest request, FetchDone done) {
       return;
     }
   }
-  t->done(FetchResult::Cancelled("fetcher is stopping"), std::string());
+  t->done(FetchResult::Of(FetchOutcome::kCancelled, "fetcher is stopping"), std::string());
 }
 
 FetchCounters CurlFetcher::counters() const {
@@ -297,7 +297,7 @@ void CurlFetcher::Loop() {
     curl_multi_poll(multi_, nullptr, 0, PollTimeoutMs(), nullptr);
   }
   // Fail what is still running, waiting or queued, so every callback runs exactly once.
-  const FetchResult cancelled = FetchResult::Cancelled("fetcher is stopping");
+  const FetchResult cancelled = FetchResult::Of(FetchOutcome::kCancelled, "fetcher is stopping");
   for (CURL* easy : std::set<CURL*>(running_)) {
     Transfer* raw = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);

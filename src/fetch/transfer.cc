@@ -151,7 +151,7 @@ CURL* Transfer::NewAttempt(const FetchOptions& options, CURLSH* share,
 }
 
 void Transfer::EndAttempt(CURLcode result, const TlsOptions& tls) {
-  head = ReceivedHead::Of(easy);
+  if (!body_started) head = ReceivedHead::Of(easy);  // no body: read at StartBody otherwise
   if (result != CURLE_OK) {  // for the words of a TLS or proxy failure
     char* effective = nullptr;
     curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);

@@ -47,7 +47,7 @@ struct Transfer {
 
   // This attempt.
   CURL* easy = nullptr;
-  ReceivedHead head;            // read when the body starts, and again when the attempt ends
+  ReceivedHead head;            // read when the body starts, or at the end if none came
   bool body_started = false;
   bool whole = false;       // a 200 with the whole object: `skip` bytes are dropped first
   uint64_t skip = 0;

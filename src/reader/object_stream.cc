@@ -4,14 +4,6 @@
 #include <cerrno>
 
 namespace datumfs {
-namespace {
-
-FetchResult Failed(std::string_view why) {
-  return FetchResult{FetchOutcome::kFailed, Status::Errno(EIO, why)};
-}
-
-}  // namespace
-
 ObjectStream::ObjectStream(uint64_t object_size, uint64_t chunk, ChunkSink chunks)
     : size_(object_size), chunk_size_(chunk), chunks_(std::move(chunks)) {}
 
@@ -88,7 +80,8 @@ void ObjectStream::OnDone(const FetchResult& result) {
   }
   HandOn(std::move(last));
   const FetchResult failed =
-      result.ok() ? Failed("the download ended before the range") : result;
+      result.ok() ? FetchResult::Of(FetchOutcome::kFailed, "the download ended before the range")
+                  : result;
   for (Part& p : left) p.done(failed, {});
 }
 
@@ -106,7 +99,9 @@ void ObjectStream::ExpireWaits(Clock::time_point now) {
     }
   }
   for (Part& p : expired) {
-    p.done(Failed("the whole-object download did not reach the range in time"), {});
+    p.done(FetchResult::Of(FetchOutcome::kFailed,
+                           "the whole-object download did not reach the range in time"),
+           {});
   }
 }
 

@@ -81,13 +81,14 @@ bool RangeFiller::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps
 }
 
 void RangeFiller::Fill(const std::shared_ptr<OpenFile>& file,
-                       const std::shared_ptr<Range>& range, Clock::time_point deadline) {
-  FillFrom(file, range, deadline, 0);
+                       const std::shared_ptr<Range>& range, Clock::time_point deadline,
+                       std::vector<ByteRange> missing) {
+  FillFrom(file, range, deadline, 0, std::move(missing));
 }
 
 void RangeFiller::FillFrom(const std::shared_ptr<OpenFile>& file,
                            const std::shared_ptr<Range>& range, Clock::time_point deadline,
-                           int attempt) {
+                           int attempt, std::vector<ByteRange> missing) {
   auto fill = std::make_shared<FillState>();
   fill->file = file;
   fill->range = range;
@@ -97,14 +98,16 @@ void RangeFiller::FillFrom(const std::shared_ptr<OpenFile>& file,
     fill->parts = {want};
     return FetchParts(fill);
   }
-  if (std::optional<std::string> cached = cache_->Read(file->key_, want)) {
-    return complete_(file, range, FetchResult{}, std::move(*cached));  // no network at all
+  if (missing.empty()) {
+    if (std::optional<std::string> cached = cache_->Read(file->key_, want)) {
+      return complete_(file, range, FetchResult{}, std::move(*cached));  // no network at all
+    }
+    missing = cache_->Missing(file->key_, want);
   }
-  const std::vector<ByteRange> missing = cache_->Missing(file->key_, want);
   // The cache changes under us as other readers fill it: when it has moved on since the first
   // look, look again (a few times; each time round more of the range is cached).
   const bool retry = attempt < 3;
-  if (missing.empty() && retry) return FillFrom(file, range, deadline, attempt + 1);
+  if (missing.empty() && retry) return FillFrom(file, range, deadline, attempt + 1, {});
   std::vector<ByteRange> gaps = missing;
   if (gaps.empty() || (gaps != std::vector<ByteRange>{want} && !CopyCached(*fill, gaps))) {
     spdlog::debug("{}: cached parts of {}-{} went away; fetching it all", file->key_, want.offset,
@@ -116,7 +119,7 @@ void RangeFiller::FillFrom(const std::shared_ptr<OpenFile>& file,
   fill->claimed = cache_->Claim(file->key_, fill->parts, static_cast<uint64_t>(ttl));
   if (fill->claimed && retry && missing != cache_->Missing(file->key_, want)) {
     cache_->Release(file->key_, fill->parts);  // someone finished part of it meanwhile
-    return FillFrom(file, range, deadline, attempt + 1);
+    return FillFrom(file, range, deadline, attempt + 1, {});
   }
   // Someone is fetching these bytes: wait for them in the cache, for half the read's time at
   // most, then fetch them ourselves so that the read still ends in time.
@@ -124,7 +127,7 @@ void RangeFiller::FillFrom(const std::shared_ptr<OpenFile>& file,
     MutexLock lock(&wait_mu_);
     if (stopping_) {  // unmounting: no new fetch (the wait thread may have been retrying it)
       lock.Unlock();
-      return complete_(file, range, FetchResult::Cancelled("unmounting"), {});
+      return complete_(file, range, FetchResult::Of(FetchOutcome::kCancelled, "unmounting"), {});
     }
     if (Clock::now() < deadline - read_timeout_ / 2) {
       waits_.push_back(Wait{file, range, deadline});
@@ -230,7 +233,8 @@ void RangeFiller::Stop() {
   }
   wait_cv_.SignalAll();
   if (waiter_.joinable()) waiter_.join();
-  for (Wait& w : waits) complete_(w.file, w.range, FetchResult::Cancelled("unmounting"), {});
+  for (Wait& w : waits)
+    complete_(w.file, w.range, FetchResult::Of(FetchOutcome::kCancelled, "unmounting"), {});
 }
 
 }  // namespace datumfs

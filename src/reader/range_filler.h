@@ -48,8 +48,11 @@ class RangeFiller {
   RangeFiller& operator=(const RangeFiller&) = delete;
 
   // Fills `range` of `file`, replying through CompleteFn by `deadline` (the fetcher's).
+  // `missing`, if not empty, is what the cache lacked of the range when the caller just
+  // looked: it is not looked up again.
   void Fill(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-            Clock::time_point deadline) EXCLUDES(wait_mu_);
+            Clock::time_point deadline, std::vector<ByteRange> missing = {})
+      EXCLUDES(wait_mu_);
   // Has the wait thread look at the whole-object downloads now (one has started).
   void WakeWaiter() EXCLUDES(wait_mu_);
   // Ends the wait thread; ranges waiting for another process's claim fail with ECANCELED, and
@@ -63,7 +66,8 @@ class RangeFiller {
     Clock::time_point deadline;
   };
   void FillFrom(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-                Clock::time_point deadline, int attempt) EXCLUDES(wait_mu_);
+                Clock::time_point deadline, int attempt, std::vector<ByteRange> missing)
+      EXCLUDES(wait_mu_);
   // Copies the cached parts of the range (everything but `gaps`) into fill.buffer.
   bool CopyCached(FillState& fill, const std::vector<ByteRange>& gaps);
   void FetchParts(const std::shared_ptr<FillState>& fill);

@@ -96,10 +96,12 @@ void ReadPath::StartFill(const std::shared_ptr<OpenFile>& file,
                          const std::shared_ptr<Range>& range, Clock::time_point deadline) {
   // What the cache holds is loaded into memory off the FUSE thread, so that the reader's next
   // reads find it there instead of each going to the cache file.
-  if (cache_ && cache_->Missing(file->key_, range->range).empty()) {
+  std::vector<ByteRange> missing;
+  if (cache_) missing = cache_->Missing(file->key_, range->range);
+  if (cache_ && missing.empty()) {
     loader_->Post([this, file, range, deadline] { filler_->Fill(file, range, deadline); });
   } else {
-    filler_->Fill(file, range, deadline);
+    filler_->Fill(file, range, deadline, std::move(missing));
   }
 }
 

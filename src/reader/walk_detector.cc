@@ -64,7 +64,9 @@ void WalkDetector::Follow(Stream& s, uint32_t position) {
 WalkDetector::Stream& WalkDetector::Merge(size_t i) {
   Stream merged = streams_[i];
   const uint64_t low = merged.first > options_.slack ? merged.first - options_.slack : 0;
-  std::vector<Stream> kept;
+  // In place: the walks kept move down over the ones folded (kept < j), in their order; the
+  // merged one goes last.
+  size_t kept = 0;
   for (size_t j = 0; j < streams_.size(); ++j) {
     const Stream& t = streams_[j];
     if (j == i) continue;
@@ -75,11 +77,11 @@ WalkDetector::Stream& WalkDetector::Merge(size_t i) {
       merged.opened += t.opened;
       merged.forward += t.forward;
     } else {
-      kept.push_back(t);
+      streams_[kept++] = t;
     }
   }
-  kept.push_back(merged);
-  streams_.swap(kept);
+  streams_[kept++] = merged;
+  streams_.resize(kept);
   return streams_.back();
 }
 

@@ -159,7 +159,7 @@ TEST_SUITE("range filler") {
   TEST_CASE("a failed fetch fails the range and releases its claims") {
     Fixture f;
     f.Fill(ByteRange{0, kMiB});
-    f.fetcher.Answer(0, Failure(FetchOutcome::kFailed, "reset"));
+    f.fetcher.Answer(0, FetchResult::Of(FetchOutcome::kFailed, "reset"));
     Reply& reply = f.replies.at(0);
     REQUIRE(Eventually([&] { return reply.Calls() == 1; }));
     {

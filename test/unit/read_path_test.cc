@@ -85,7 +85,7 @@ TEST_SUITE("read path") {
     reader.Read(file, 20 * kMiB, 4096, Into(first));
     reader.Read(file, 20 * kMiB, 100, Into(second));
     REQUIRE(fetcher.count() == 1);
-    fetcher.Answer(0, Failure(FetchOutcome::kFailed, "reset"));
+    fetcher.Answer(0, FetchResult::Of(FetchOutcome::kFailed, "reset"));
     CHECK(first.calls == 1);
     CHECK(second.calls == 1);
     CHECK(first.status.errno_value() == EIO);

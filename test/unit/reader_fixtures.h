@@ -57,58 +57,63 @@ inline NodeId FileNode(const Tree& tree, const std::string& name) {
   return *node;
 }
 
-// A failed fetch. Its errno is EIO whatever the outcome: callers branch on the outcome.
-inline FetchResult Failure(FetchOutcome outcome, std::string_view why) {
-  return FetchResult{outcome, Status::Errno(EIO, "store", why)};
-}
-
-// Answers every request at once, inside Submit, with zero bytes; remembers what was asked.
-class AnsweringFetcher : public Fetcher {
+// A fake fetcher's memory of the requests it was given, in order. Thread-safe.
+class RecordingFetcher : public Fetcher {
  public:
-  void Submit(RangeRequest request, FetchDone done) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ranges_.push_back(ByteRange{request.offset, request.length});
-    }
-    done(FetchResult{}, std::string(request.length, '\0'));
-  }
   FetchCounters counters() const override { return {}; }
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_.size();
+  }
+  RangeRequest request(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_.at(i);
+  }
   std::vector<ByteRange> ranges() {
     std::lock_guard<std::mutex> lock(mu_);
-    return ranges_;
+    std::vector<ByteRange> out;
+    for (const RangeRequest& r : requests_) out.push_back(ByteRange{r.offset, r.length});
+    return out;
+  }
+
+ protected:
+  // Remembers `request` (and `done`, taken back by TakeDone); returns its index.
+  size_t Record(const RangeRequest& request, FetchDone done = nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(request);
+    dones_.push_back(std::move(done));
+    return requests_.size() - 1;
+  }
+  FetchDone TakeDone(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(dones_.at(i));
   }
 
  private:
   std::mutex mu_;
-  std::vector<ByteRange> ranges_;
+  std::vector<RangeRequest> requests_;
+  std::vector<FetchDone> dones_;
+};
+
+// Answers every request at once, inside Submit, with zero bytes.
+class AnsweringFetcher : public RecordingFetcher {
+ public:
+  void Submit(RangeRequest request, FetchDone done) override {
+    Record(request);
+    done(FetchResult{}, std::string(request.length, '\0'));
+  }
 };
 
 // Keeps every request; the test answers them (Answer) in any order, on its own thread.
-class ManualFetcher : public Fetcher {
+class ManualFetcher : public RecordingFetcher {
  public:
-  void Submit(RangeRequest request, FetchDone done) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    pending_.push_back(Pending{std::move(request), std::move(done)});
-  }
-  FetchCounters counters() const override { return {}; }
+  void Submit(RangeRequest request, FetchDone done) override { Record(request, std::move(done)); }
 
-  size_t count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return pending_.size();
-  }
-  RangeRequest request(size_t i) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return pending_.at(i).request;
-  }
   // Answers request `i` with `result` and, if it is OK, the bytes `content` holds for it
   // (through its sink when it has one).
   void Answer(size_t i, const FetchResult& result, const std::string& content = "") {
     RangeRequest r = request(i);
-    FetchDone done;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done = std::move(pending_.at(i).done);
-    }
+    FetchDone done = TakeDone(i);
     if (!result.ok()) return done(result, "");
     if (!r.sink) return done(result, content.substr(r.offset, r.length));
     for (uint64_t off = 0; off < r.object_size; off += 100000) {
@@ -116,14 +121,6 @@ class ManualFetcher : public Fetcher {
     }
     done(result, "");
   }
-
- private:
-  struct Pending {
-    RangeRequest request;
-    FetchDone done;
-  };
-  std::mutex mu_;
-  std::vector<Pending> pending_;
 };
 
 // A block cache in memory: one object per key, byte by byte, with claims the test can make

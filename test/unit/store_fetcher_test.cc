@@ -73,7 +73,7 @@ struct Fixture {
 // Fetches the first MiB; the store refuses the URL: one refresh, a second request with it.
 void FetchRefusedOnce(Fixture& f, const FakeUrls& urls, Got& got) {
   f.Fetch(ByteRange{0, kMiB}, got);
-  f.fetcher.Answer(0, Failure(FetchOutcome::kUrlRefused, "403"));
+  f.fetcher.Answer(0, FetchResult::Of(FetchOutcome::kUrlRefused, "403"));
   CHECK(urls.refusals == 1);
   REQUIRE(f.fetcher.count() == 2);
   CHECK(f.fetcher.request(1).url == "https://store/f.bin?sig=s&v=1");
@@ -104,7 +104,7 @@ TEST_SUITE("store fetcher") {
     Fixture f;
     Got got;
     f.Fetch(ByteRange{0, kMiB}, got);
-    f.fetcher.Answer(0, Failure(FetchOutcome::kUrlRefused, "403"));
+    f.fetcher.Answer(0, FetchResult::Of(FetchOutcome::kUrlRefused, "403"));
     CHECK(f.fetcher.count() == 1);  // nothing to retry with
     CHECK(got.calls == 1);
     CHECK(got.outcome == FetchOutcome::kUrlRefused);
@@ -126,7 +126,7 @@ TEST_SUITE("store fetcher") {
     Fixture f(4 * kMiB, &urls);
     Got got;
     FetchRefusedOnce(f, urls, got);
-    f.fetcher.Answer(1, Failure(FetchOutcome::kUrlRefused, "403 again"));
+    f.fetcher.Answer(1, FetchResult::Of(FetchOutcome::kUrlRefused, "403 again"));
     CHECK(urls.refusals == 1);
     CHECK(f.fetcher.count() == 2);
     CHECK(got.calls == 1);
@@ -136,7 +136,7 @@ TEST_SUITE("store fetcher") {
     f.Fetch(ByteRange{kMiB, kMiB}, other);
     REQUIRE(f.fetcher.count() == 3);
     CHECK(f.fetcher.request(2).url == "https://store/f.bin?sig=s&v=1");
-    f.fetcher.Answer(2, Failure(FetchOutcome::kFailed, "503"));
+    f.fetcher.Answer(2, FetchResult::Of(FetchOutcome::kFailed, "503"));
     CHECK(urls.refusals == 1);
     CHECK(f.fetcher.count() == 3);
     CHECK(other.outcome == FetchOutcome::kFailed);
@@ -146,7 +146,7 @@ TEST_SUITE("store fetcher") {
     Fixture f;
     Got first, second, third;
     f.Fetch(ByteRange{0, kMiB}, first);
-    f.fetcher.Answer(0, Failure(FetchOutcome::kNoRanges, "200 without Range"));
+    f.fetcher.Answer(0, FetchResult::Of(FetchOutcome::kNoRanges, "200 without Range"));
     REQUIRE(f.fetcher.count() == 2);  // the whole object, from its start
     const RangeRequest whole = f.fetcher.request(1);
     CHECK(whole.offset == 0);
@@ -172,9 +172,9 @@ TEST_SUITE("store fetcher") {
     Fixture f;
     Got first, second;
     f.Fetch(ByteRange{0, kMiB}, first);
-    f.fetcher.Answer(0, Failure(FetchOutcome::kNoRanges, "200 without Range"));
+    f.fetcher.Answer(0, FetchResult::Of(FetchOutcome::kNoRanges, "200 without Range"));
     f.Fetch(ByteRange{2 * kMiB, kMiB}, second);
-    f.fetcher.Answer(1, Failure(FetchOutcome::kFailed, "connection reset"));
+    f.fetcher.Answer(1, FetchResult::Of(FetchOutcome::kFailed, "connection reset"));
     CHECK(first.calls == 1);
     CHECK(second.calls == 1);
     CHECK(first.status->errno_value() == EIO);
