@@ -27,7 +27,10 @@ void ReadaheadPolicy::Observe(uint64_t offset, uint64_t size) {
 
 ByteRange ReadaheadPolicy::Demand(uint64_t offset, uint64_t size, uint64_t file_size) {
   // Small files are mostly read whole: one request instead of one per kernel read.
-  if (offset == 0 && file_size <= options_.whole_file_below) return ByteRange{0, file_size};
+  if (offset == 0 && file_size <= options_.whole_file_below) {
+    ahead_end_ = file_size;  // nothing left to read ahead once the stream starts
+    return ByteRange{0, file_size};
+  }
   uint64_t start = offset / options_.page_size * options_.page_size;
   uint64_t end = AlignUp(offset + size, options_.page_size);
   if (sequential()) {

@@ -86,6 +86,12 @@ TEST_SUITE("reader") {
     CHECK(p.Demand(8192, 4096, 1 * kMiB) == ByteRange{8192, 4096});
   }
 
+  TEST_CASE("a small file fetched whole at its first read is not fetched again ahead") {
+    Replay r(300 * kKiB);  // past sequential_after, under whole_file_below
+    r.ReadSequentially(0, r.size, 64 * kKiB);
+    CHECK(r.fetched == std::vector<ByteRange>{{0, 300 * kKiB}});
+  }
+
   TEST_CASE("an unaligned read is widened to whole pages and clipped to the file") {
     ReadaheadPolicy p{ReadaheadOptions{}};
     p.Observe(5000, 100);
