@@ -30,6 +30,7 @@ struct StatsSnapshot {
   uint64_t retries = 0;
   uint64_t tls_errors = 0;  // transfers failed by a TLS problem retrying cannot fix
   uint64_t url_refreshes = 0;
+  uint64_t walk_ahead_files = 0;  // files fetched ahead of a job's walk that it opened
   // The block cache (shared by every mount on the host; the counts are this mount's).
   uint64_t cache_hits = 0;    // ranges served wholly from the cache
   uint64_t cache_misses = 0;  // ranges that needed the store

@@ -12,13 +12,13 @@
 #include <cstdio>
 
 #include "cli/cache_options.h"
+#include "cli/daemonize.h"
 #include "cli/exit_codes.h"
 #include "cli/logging.h"
 #include "cli/mountpoint.h"
 #include "cli/seconds.h"
 #include "cli/tls_options.h"
 #include "datumfs/cache.h"
-#include "cli/daemonize.h"
 #include "datumfs/fetch.h"
 #include "datumfs/fuse_adapter.h"
 #include "datumfs/manifest.h"
@@ -70,6 +70,7 @@ StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock:
   s.bytes_read = r.bytes_read;
   s.read_errors = r.read_errors;
   s.files_read = r.files_read;
+  s.walk_ahead_files = r.walk_ahead_files;
   FetchCounters f = fetcher.counters();
   s.requests = f.requests;
   s.bytes_fetched = f.bytes;
@@ -112,6 +113,7 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
   reader_options.read_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(args.read_timeout_seconds * 1000));
   reader_options.mountpoint = args.mountpoint;
+  reader_options.walk_ahead_files = args.walk_ahead_files;
   RefreshOptions refresh_options;
   refresh_options.tls = tls;
   refresh_options.margin =
@@ -196,6 +198,11 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
                   "before it expires")
       ->capture_default_str()
       ->check(Seconds(true));
+  cmd->add_option("--walk-ahead", a.walk_ahead_files,
+                  "files to fetch ahead, at most, of a job that walks a directory in order "
+                  "(0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   cmd->add_option("--log-level", a.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

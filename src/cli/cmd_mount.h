@@ -2,6 +2,7 @@
 #ifndef DATUMFS_CLI_CMD_MOUNT_H_
 #define DATUMFS_CLI_CMD_MOUNT_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct MountArgs {
   double read_timeout_seconds = 30;
   double stall_timeout_seconds = 10;
   double refresh_margin_seconds = 60;
+  uint32_t walk_ahead_files = 64;  // files fetched ahead of a walk, at most; 0: off
   std::string log_level = "info";
   std::string log_file;  // empty: stderr with -f, otherwise syslog
   std::string ca_file;   // empty: CURL_CA_BUNDLE, SSL_CERT_FILE or the system bundle

@@ -20,6 +20,7 @@ const std::map<std::string, std::string>& ValueOptions() {
       {"stall_timeout", "--stall-timeout"},
       {"refresh_margin", "--refresh-margin"},
       {"ca_file", "--ca-file"},
+      {"walk_ahead", "--walk-ahead"},
   };
   return options;
 }

@@ -107,7 +107,7 @@ void ReadPath::StartFill(const std::shared_ptr<OpenFile>& file,
 
 ReaderCounters ReadPath::counters() const {
   return ReaderCounters{reads_.load(), bytes_read_.load(), read_errors_.load(),
-                        through_.files_read()};
+                        through_.files_read(), walk_ ? walk_->taken() : 0};
 }
 
 uint64_t ReadPath::CachedBytes(NodeId node) const {

@@ -41,6 +41,8 @@ constexpr MetricInfo kMetrics[] = {
      &S::tls_errors},
     {"url_refreshes", "datumfs_url_refreshes_total", K::kCounter, U::kCount,
      "Pre-signed URLs refreshed through the input_request API.", &S::url_refreshes},
+    {"walk_ahead_files", "datumfs_walk_ahead_files_total", K::kCounter, U::kCount,
+     "Files fetched ahead of a job walking the tree, then opened by it.", &S::walk_ahead_files},
     {"cache_hits", "datumfs_cache_hits_total", K::kCounter, U::kCount,
      "Ranges served wholly from the block cache.", &S::cache_hits},
     {"cache_misses", "datumfs_cache_misses_total", K::kCounter, U::kCount,

@@ -57,3 +57,21 @@ def test_a_shuffled_reader_makes_no_request_for_a_file_it_never_reads(mounts, tm
     asked = {os.path.basename(r["uri"]) for r in store.requests(since)
              if r["uri"].startswith("/data/shuffled/")}
     assert asked == {name for name, _ in chosen}
+
+
+def test_walk_ahead_0_fetches_no_file_before_it_is_opened(mounts, tmp_path, store):
+    files = small_files(3)
+    inputs = tmp_path / "off.json"
+    write_inputs(inputs, store, {"off": files})
+    mnt = mounts.mount(inputs, args=["--walk-ahead", "0"])
+    since = store.mark()
+    opened = {}
+    for name, data in files:  # in listing order: a walk, but read-ahead across files is off
+        opened[name] = time.time()
+        with open(os.path.join(mnt, "off", name), "rb") as f:
+            assert f.read() == data, name
+    requests = [r for r in store.requests(since) if r["uri"].startswith("/data/off/")]
+    assert sorted(os.path.basename(r["uri"]) for r in requests) == sorted(n for n, _ in files)
+    early = [r["uri"] for r in requests
+             if r["start"] < opened[os.path.basename(r["uri"])] - 0.002]
+    assert early == []
