@@ -19,7 +19,6 @@
 #include "cache/extents.h"
 #include "cache/index_check.h"
 #include "cache/lmdb_index.h"
-#include "cache/open_data_files.h"
 #include "cache/verified_set.h"
 #include "datumfs/cache.h"
 #include "datumfs/crc32c.h"
@@ -30,8 +29,6 @@ namespace datumfs {
 namespace {
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
-// Data files kept open for reads (OpenDataFiles): enough for the files a job reads at once.
-constexpr size_t kOpenDataFiles = 64;
 
 uint64_t Now() { return static_cast<uint64_t>(std::time(nullptr)); }
 
@@ -52,7 +49,7 @@ bool SafeFileName(std::string_view s) {
 class DiskCache final : public BlockCache {
  public:
   DiskCache(const CacheOptions& options, std::unique_ptr<LmdbIndex> index)
-      : options_(options), index_(std::move(index)), open_files_(options.dir, kOpenDataFiles) {
+      : options_(options), index_(std::move(index)) {
     flusher_ = std::thread([this] { FlushLoop(); });
   }
   ~DiskCache() override;
@@ -77,8 +74,8 @@ class DiskCache final : public BlockCache {
  private:
   // Copies the part of extent `e` inside `range` into `out` (which holds `range`). Checks the
   // CRC the first time. Returns false if the extent is bad (the caller drops it).
-  bool CopyExtent(const OpenDataFiles::Pin& file, std::string_view key, const Extent& e,
-                  ByteRange range, std::string* out);
+  bool CopyExtent(const DataFile& file, std::string_view key, const Extent& e, ByteRange range,
+                  std::string* out);
   // Writes the parts of the bytes that are not cached yet to the data file (evicting first
   // when over the limits); the extents written, to be indexed.
   std::vector<Extent> WriteExtents(std::string_view key, uint64_t offset, std::string_view bytes);
@@ -98,7 +95,6 @@ class DiskCache final : public BlockCache {
 
   const CacheOptions options_;
   std::unique_ptr<LmdbIndex> index_;
-  OpenDataFiles open_files_;  // for reads; writes and eviction open files of their own
 
   // Lock order: evict_mu_ before touch_mu_. verified_mu_, touch_mu_ and stop_mu_ are leaves,
   // held for no I/O and no index transaction.
@@ -142,7 +138,7 @@ std::vector<ByteRange> DiskCache::Missing(std::string_view key, ByteRange range)
   return MissingRanges(have, range);
 }
 
-bool DiskCache::CopyExtent(const OpenDataFiles::Pin& file, std::string_view key, const Extent& e,
+bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Extent& e,
                            ByteRange range, std::string* out) {
   uint64_t from = std::max(e.offset, range.offset);
   uint64_t to = std::min(e.offset + e.length, range.end());
@@ -185,7 +181,8 @@ std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range
     ++misses_;
     return std::nullopt;
   }
-  Result<OpenDataFiles::Pin> file = open_files_.Acquire(key);
+  std::string path = DataFilePath(options_.dir, key);
+  Result<DataFile> file = DataFile::Open(path, DataFile::Mode::kRead, DataFile::Lock::kShared);
   if (!file) {
     ++misses_;
     return std::nullopt;
@@ -206,7 +203,7 @@ std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range
       ++corrupt_;
       spdlog::warn("cache: {} bytes {}-{} failed their CRC check; dropped, fetching again", key,
                    e.offset, e.offset + e.length - 1);
-      file.value().Release();  // let go of the shared lock before taking the exclusive one
+      file.value().Close();  // release the shared lock before taking the exclusive one
       Drop(key, e);
       ++misses_;
       return std::nullopt;
@@ -434,7 +431,6 @@ void DiskCache::FlushTouches() {
 void DiskCache::CheckStillThere() {
   if (Gone() || index_->StillAt(options_.dir + "/index")) return;
   gone_ = true;
-  open_files_.CloseAll();
   spdlog::warn("cache {}: the directory was removed or replaced while mounted; caching stopped "
                "for this mount (reads go on from the store; mount again to cache again)",
                options_.dir);

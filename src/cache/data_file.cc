@@ -46,13 +46,9 @@ void DataFile::Close() {
 }
 
 Status DataFile::ReadAt(uint64_t offset, uint64_t length, char* out) const {
-  return PreadExactly(fd_, offset, length, out);
-}
-
-Status PreadExactly(int fd, uint64_t offset, uint64_t length, char* out) {
   uint64_t done = 0;
   while (done < length) {
-    ssize_t n = pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
+    ssize_t n = pread(fd_, out + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoStatus("cache read", errno);
     if (n == 0) return Status::Errno(EIO, "cache read", "file shorter than its index");

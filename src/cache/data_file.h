@@ -15,9 +15,6 @@ namespace datumfs {
 // CACHE/data/<xx>/<key>; xx spreads keys over 256 directories.
 std::string DataFilePath(const std::string& cache_dir, std::string_view key);
 
-// Reads exactly `length` bytes at `offset` of `fd` into `out` (EIO on a short read).
-Status PreadExactly(int fd, uint64_t offset, uint64_t length, char* out);
-
 class DataFile {
  public:
   enum class Mode { kRead, kWrite, kCreate };  // kCreate also makes the file and its directory

@@ -12,7 +12,6 @@
 #include "cache/data_file.h"
 #include "cache/extents.h"
 #include "cache/lmdb_index.h"
-#include "cache/open_data_files.h"
 #include "cache/verified_set.h"
 #include "datumfs/cache.h"
 #include "testutil.h"
@@ -438,79 +437,6 @@ TEST_SUITE("verified set") {
     for (size_t i = 0; i < n; ++i) {
       REQUIRE_FALSE(set.Contains("k" + std::to_string(i), Extent{i, 4096, 8, 0}));
     }
-  }
-}
-
-namespace {
-
-// A data file for `key` under `dir` holding `bytes`.
-void MakeDataFile(const std::string& dir, const std::string& key, const std::string& bytes) {
-  std::string path = DataFilePath(dir, key);
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
-// Whether eviction could take `key`'s file now (it takes LOCK_EX | LOCK_NB).
-bool Evictable(const std::string& dir, const std::string& key) {
-  return DataFile::Open(DataFilePath(dir, key), DataFile::Mode::kWrite,
-                        DataFile::Lock::kExclusiveOrSkip)
-      .has_value();
-}
-
-}  // namespace
-
-TEST_SUITE("open data files") {
-  TEST_CASE("a kept file is locked only while a read pins it, until the last pin goes") {
-    ScopedTempDir tmp;
-    MakeDataFile(tmp.path(), "k", "0123456789");
-    OpenDataFiles files(tmp.path(), 4);
-    CHECK(Evictable(tmp.path(), "k"));
-    {
-      Result<OpenDataFiles::Pin> a = files.Acquire("k");
-      REQUIRE(a.has_value());
-      std::string out(4, '\0');
-      REQUIRE(a.value().ReadAt(3, 4, out.data()).ok());
-      CHECK(out == "3456");
-      CHECK_FALSE(Evictable(tmp.path(), "k"));
-      Result<OpenDataFiles::Pin> b = files.Acquire("k");  // the same descriptor, pinned twice
-      REQUIRE(b.has_value());
-      CHECK(files.open_files() == 1);
-      a.value().Release();
-      CHECK_FALSE(Evictable(tmp.path(), "k"));  // b still reads
-      CHECK_FALSE(a.value().ReadAt(0, 1, out.data()).ok());
-    }
-    CHECK(Evictable(tmp.path(), "k"));
-    CHECK(files.open_files() == 1);  // kept open, unlocked
-    CHECK(files.Acquire("missing").error().errno_value() == ENOENT);
-  }
-
-  TEST_CASE("at most `capacity` files stay open, the least recently used closed first") {
-    ScopedTempDir tmp;
-    for (int i = 0; i < 6; ++i) MakeDataFile(tmp.path(), "k" + std::to_string(i), "x");
-    OpenDataFiles files(tmp.path(), 3);
-    Result<OpenDataFiles::Pin> pinned = files.Acquire("k0");
-    REQUIRE(pinned.has_value());
-    for (int i = 1; i < 6; ++i) REQUIRE(files.Acquire("k" + std::to_string(i)).has_value());
-    CHECK(files.open_files() == 3);  // k0 (pinned, though least recently used), k4, k5
-    char c = 0;
-    CHECK(pinned.value().ReadAt(0, 1, &c).ok());
-    CHECK(c == 'x');
-    pinned.value().Release();
-    CHECK(files.open_files() == 3);
-  }
-
-  TEST_CASE("CloseAll closes idle files at once and pinned ones when their read ends") {
-    ScopedTempDir tmp;
-    MakeDataFile(tmp.path(), "a", "a");
-    MakeDataFile(tmp.path(), "b", "b");
-    OpenDataFiles files(tmp.path(), 8);
-    REQUIRE(files.Acquire("a").has_value());
-    Result<OpenDataFiles::Pin> b = files.Acquire("b");
-    REQUIRE(b.has_value());
-    files.CloseAll();
-    CHECK(files.open_files() == 1);
-    b.value().Release();
-    CHECK(files.open_files() == 0);
   }
 }
 
