@@ -31,6 +31,11 @@ struct StatsSnapshot {
   uint64_t tls_errors = 0;  // transfers failed by a TLS problem retrying cannot fix
   uint64_t url_refreshes = 0;
   uint64_t walk_ahead_files = 0;  // files fetched ahead of a job's walk that it opened
+  // The background download (mount --download); all 0 without one.
+  uint64_t download_bytes_total = 0;
+  uint64_t download_bytes_done = 0;
+  uint64_t download_files_failed = 0;
+  uint64_t download_eta_seconds = 0;  // 0: done or not known yet
   // The block cache (shared by every mount on the host; the counts are this mount's).
   uint64_t cache_hits = 0;    // ranges served wholly from the cache
   uint64_t cache_misses = 0;  // ranges that needed the store

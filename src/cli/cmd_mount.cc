@@ -19,6 +19,7 @@
 #include "cli/seconds.h"
 #include "cli/tls_options.h"
 #include "datumfs/cache.h"
+#include "datumfs/download.h"
 #include "datumfs/fetch.h"
 #include "datumfs/fuse_adapter.h"
 #include "datumfs/manifest.h"
@@ -58,7 +59,7 @@ std::unique_ptr<BlockCache> OpenCache(const CacheOptions& options) {
 
 StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock::time_point start,
                        const Reader& reader, const Fetcher& fetcher, BlockCache* cache,
-                       const UrlRefresher& refresher) {
+                       const UrlRefresher& refresher, const BackgroundDownload* download) {
   StatsSnapshot s;
   s.version = DATUMFS_VERSION;
   s.mountpoint = mountpoint;
@@ -71,6 +72,13 @@ StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock:
   s.read_errors = r.read_errors;
   s.files_read = r.files_read;
   s.walk_ahead_files = r.walk_ahead_files;
+  if (download) {
+    DownloadProgress d = download->progress();
+    s.download_bytes_total = d.bytes_total;
+    s.download_bytes_done = d.bytes_done;
+    s.download_files_failed = d.files_failed;
+    s.download_eta_seconds = d.eta_seconds;
+  }
   FetchCounters f = fetcher.counters();
   s.requests = f.requests;
   s.bytes_fetched = f.bytes;
@@ -94,7 +102,8 @@ StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock:
 // Everything after the mount: cache, fetcher, reader, serving. Returns the exit status.
 int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_options,
           const ApiConfig& api, const TlsOptions& tls, const Tree& tree,
-          std::unique_ptr<FuseMount> mount, int notify_fd) {
+          const std::vector<uint32_t>& download_inputs, std::unique_ptr<FuseMount> mount,
+          int notify_fd) {
   // Range buffers are megabytes each and come and go all the time. A fixed mmap threshold
   // keeps them out of the heap arenas (glibc otherwise raises the threshold after the first
   // free, and freed buffers then stay resident), so RSS follows the read-ahead budget.
@@ -120,6 +129,15 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
       std::chrono::seconds(static_cast<int64_t>(args.refresh_margin_seconds));
   UrlRefresher refresher(InputRequestApi{api.method, api.url, api.headers}, refresh_options);
   Reader reader(tree, *fetcher.value(), cache.get(), &refresher, reader_options);
+  std::unique_ptr<BackgroundDownload> download;
+  if (!download_inputs.empty() && !cache) {
+    spdlog::warn("download: no usable cache to download into; --download is off");
+  } else if (!download_inputs.empty()) {
+    DownloadOptions download_options;
+    download_options.mountpoint = args.mountpoint;
+    download = std::make_unique<BackgroundDownload>(tree, reader, download_inputs,
+                                                    download_options);
+  }
   bool ready = false;
   const auto start = std::chrono::steady_clock::now();
   auto on_init = [&] {
@@ -129,15 +147,18 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
     if (notify_fd >= 0) NotifyReady(notify_fd);
     // Under systemd (Type=notify, with -f): the unit is started once the tree is visible.
     sd_notifyf(0, "READY=1\nSTATUS=%s: mounted", args.mountpoint.c_str());
+    if (download) download->Start();
   };
   auto stats_json = [&] {
     return StatsToJson(
-        Snapshot(args.mountpoint, start, reader, *fetcher.value(), cache.get(), refresher));
+        Snapshot(args.mountpoint, start, reader, *fetcher.value(), cache.get(), refresher,
+                 download.get()));
   };
   Status served = mount->Serve(reader, on_init, stats_json);
   sd_notify(0, "STOPPING=1");
   // Stop everything that could start a fetch, then the fetcher (its pending reads complete
   // while the session still exists), then the session, then the cache.
+  if (download) download->Stop();
   reader.Stop();
   refresher.Stop();
   fetcher.value().reset();
@@ -203,6 +224,9 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
                   "(0: off)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
+  cmd->add_option("--download", a.download,
+                  "INPUT[,INPUT...] or all: read these inputs whole into the cache in the "
+                  "background, the job's own reads first");
   cmd->add_option("--log-level", a.log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -249,6 +273,12 @@ int RunMount(const MountArgs& args) {
       Tree::BuildFromFile(args.inputs, local.value(), TreeOptions{args.strict}, &warnings);
   if (!tree) return Fail(kExitBadInput, tree.error().message());
   for (const std::string& w : warnings) spdlog::warn("{}: {}", args.inputs, w);
+  std::vector<uint32_t> download;
+  if (!args.download.empty()) {
+    Result<std::vector<uint32_t>> chosen = ChooseInputs(tree.value(), args.download);
+    if (!chosen) return Fail(kExitUsage, args.inputs + ": " + chosen.error().message());
+    download = std::move(chosen).value();
+  }
   malloc_trim(0);  // give back what parsing used: a large manifest's peak is not the tree's
 
   MountOptions mount_options;
@@ -263,8 +293,8 @@ int RunMount(const MountArgs& args) {
     if (notify_fd < 0) return Fail(kExitFailure, ErrnoStatus("fork", errno).message());
     if (args.log_file.empty()) LogToSyslog(args.log_level);
   }
-  return Serve(args, cache, api.value(), tls.value(), tree.value(), std::move(mount.value()),
-               notify_fd);
+  return Serve(args, cache, api.value(), tls.value(), tree.value(), download,
+               std::move(mount.value()), notify_fd);
 }
 
 }  // namespace datumfs

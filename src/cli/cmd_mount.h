@@ -25,6 +25,7 @@ struct MountArgs {
   double read_timeout_seconds = 30;
   double stall_timeout_seconds = 10;
   double refresh_margin_seconds = 60;
+  std::string download;  // inputs to download in the background: "all" or names, comma-separated
   uint32_t walk_ahead_files = 64;  // files fetched ahead of a walk, at most; 0: off
   std::string log_level = "info";
   std::string log_file;  // empty: stderr with -f, otherwise syslog

@@ -21,6 +21,7 @@ const std::map<std::string, std::string>& ValueOptions() {
       {"refresh_margin", "--refresh-margin"},
       {"ca_file", "--ca-file"},
       {"walk_ahead", "--walk-ahead"},
+      {"download", "--download"},
   };
   return options;
 }

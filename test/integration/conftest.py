@@ -83,6 +83,22 @@ def store(tmp_path, certs, monkeypatch):
     s.stop()
 
 
+@pytest.fixture
+def store_at_rate(tmp_path):
+    """Starts nginx stores capping each connection at a rate (`start("16m")`), so that
+    transfers last long enough to be seen overlapping; stops them after the test."""
+    require(os.path.exists("/usr/sbin/nginx"), "nginx is not installed")
+    started = []
+
+    def start(rate):
+        s = Store(str(tmp_path / f"store-{rate}"), rate_per_connection=rate).start()
+        started.append(s)
+        return s
+    yield start
+    for s in started:
+        s.stop()
+
+
 def wait_for(condition, timeout=10):
     """Polls `condition` until it is true (True) or `timeout` seconds pass (False): for what
     happens a moment after the call that caused it (a log line at exit, nginx's access log)."""

@@ -8,19 +8,16 @@ import random
 
 import pytest
 
-from conftest import SANITIZED, daemon_pids, require
-from store import Store, write_inputs
+from conftest import SANITIZED, daemon_pids
+from store import write_inputs
 
 MiB = 1 << 20
 
 
 @pytest.fixture
-def slow_store(tmp_path):
+def slow_store(store_at_rate):
     """nginx capping each connection at 16 MB/s, so that transfers overlap measurably."""
-    require(os.path.exists("/usr/sbin/nginx"), "nginx is not installed")
-    s = Store(str(tmp_path / "slow-store"), rate_per_connection="16m").start()
-    yield s
-    s.stop()
+    return store_at_rate("16m")
 
 
 def max_overlap(requests):
