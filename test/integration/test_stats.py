@@ -5,12 +5,15 @@ import errno
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 
 import pytest
 
 from conftest import DATUMFS
+from prereq import require
+from store import write_inputs
 
 STATS = "user.datumfs.stats"
 FILE_XATTRS = ["user.datumfs.datum_id", "user.datumfs.cached_bytes", "user.datumfs.uri"]
@@ -177,3 +180,26 @@ def test_stats_command_json_prometheus_table_and_watch(mounts, dataset, store):
     p = datumfs_stats(os.path.dirname(mnt), check=False)
     assert p.returncode == 1
     assert "not the root of a datumfs mount" in p.stderr
+
+
+def test_other_namespaces_are_not_supported_so_ls_l_stops_asking(mounts, tmp_path, store):
+    """security.* and system.* (SELinux labels, ACLs) are ENOTSUP: `ls -l` then asks once per
+    file system instead of twice per entry (issue 14 item 6), and user.datumfs.* still works."""
+    require(shutil.which("strace"), "strace is not installed")
+    files = [(f"f{i:04d}", b"x") for i in range(500)]
+    inputs = tmp_path / "many.json"
+    write_inputs(inputs, store, {"many": files})
+    mnt = mounts.mount(inputs)
+    path = os.path.join(mnt, "many", "f0000")
+    for name in ("security.selinux", "system.posix_acl_access", "trusted.x"):
+        with pytest.raises(OSError) as e:
+            os.getxattr(path, name)
+        assert e.value.errno == errno.ENOTSUP, name
+    assert os.getxattr(path, "user.datumfs.cached_bytes") == b"0"  # the kernel still asks
+    trace = tmp_path / "ls.strace"
+    p = subprocess.run(["strace", "-f", "-o", str(trace), "-e", "trace=getxattr,lgetxattr,listxattr,llistxattr", "ls", "-l",
+                        os.path.join(mnt, "many")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout.splitlines()) == len(files) + 1  # "total" and one line each
+    calls = [line for line in trace.read_text().splitlines() if "xattr(" in line]
+    assert len(calls) <= 4, calls[:8]
