@@ -36,9 +36,8 @@ struct ReaderOptions {
 };
 
 struct ReaderCounters {
-  uint64_t reads = 0;
+  uint64_t reads = 0, read_errors = 0;
   uint64_t bytes_read = 0;  // returned to programs
-  uint64_t read_errors = 0;
   uint64_t files_read = 0;  // read from first to last byte through one open
   uint64_t walk_ahead_files = 0;  // files fetched ahead of a job's walk that it then opened
 };

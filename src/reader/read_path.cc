@@ -106,8 +106,13 @@ void ReadPath::StartFill(const std::shared_ptr<OpenFile>& file,
 }
 
 ReaderCounters ReadPath::counters() const {
-  return ReaderCounters{reads_.load(), bytes_read_.load(), read_errors_.load(),
-                        through_.files_read(), walk_ ? walk_->taken() : 0};
+  ReaderCounters c;
+  c.reads = reads_.load();
+  c.read_errors = read_errors_.load();
+  c.bytes_read = bytes_read_.load();
+  c.files_read = through_.files_read();
+  c.walk_ahead_files = walk_ ? walk_->taken() : 0;
+  return c;
 }
 
 uint64_t ReadPath::CachedBytes(NodeId node) const {
