@@ -11,7 +11,10 @@ has no netem and no fq, so: latency is added inside nginx (lua: every response w
 one round trip at 10 ms each way); each connection is capped at 100 MB/s by nginx's
 limit_rate; the veth link itself is capped by tc htb (2.5 Gbit/s, a fast NIC). Peers over the
 same URLs: curl (one stream), aria2c -x8 -s8, rclone mount --vfs-cache-mode full, and the
-same reads on local disk. Columns: seconds, bytes the store sent, requests, connections,
+same reads on local disk. Two whole jobs (rows tar and loader: `tar -c` of the small files, and
+16 workers reading a training set in a shuffled order) also run after "aria2c -j16 first":
+downloading every file, then reading locally, which is what a job does without datumfs; the
+loader also runs on a mount with --download all. Columns: seconds, bytes the store sent, requests, connections,
 amplification (bytes sent / bytes the program read), and CPU seconds per GiB read on the
 client (the tool's processes and the reading program) and on the store (nginx).
 
@@ -42,7 +45,7 @@ GiB = 1 << 30
 NS = "dfbench"
 HOST_IP, NS_IP = "10.77.0.1", "10.77.0.2"
 PORTS = {"http": 8080, "https": 8443, "h2": 8444}
-ROWS = ("seq", "random", "find", "mid", "small", "sqlite", "zip")
+ROWS = ("seq", "random", "find", "mid", "small", "sqlite", "zip", "tar", "loader")
 LOG_FORMAT = '$request_method $uri $status $body_bytes_sent $connection "$http_range"'
 
 LOCATION = """
@@ -285,9 +288,9 @@ def random_reads(path, offsets):
 class Mount:
     """datumfs or rclone mounted over the store; a fresh cache each time unless kept."""
 
-    def __init__(self, kind, datumfs, store, proto, inputs, work, name):
+    def __init__(self, kind, datumfs, store, proto, inputs, work, name, args=()):
         self.kind, self.datumfs, self.store, self.proto = kind, datumfs, store, proto
-        self.inputs = inputs
+        self.inputs, self.args = inputs, " ".join(args)
         self.point = os.path.join(work, f"mnt-{kind}-{name}-{proto}")
         self.cache = os.path.join(work, f"cache-{kind}-{name}-{proto}")
         os.makedirs(self.point, exist_ok=True)
@@ -296,7 +299,8 @@ class Mount:
         ca = self.store.certs.ca
         if self.kind == "datumfs":
             sh(f"{self.datumfs} mount --inputs {self.inputs} --api /nonexistent "
-               f"--cache-dir {self.cache} --ca-file {ca} {self.point}", stderr=subprocess.DEVNULL)
+               f"--cache-dir {self.cache} --ca-file {ca} {self.args} {self.point}",
+               stderr=subprocess.DEVNULL)
         else:
             self.proc = subprocess.Popen(["rclone", "mount", ":http:", self.point, "--http-url",
                               self.store.url("", self.proto), "--ca-cert", ca,
@@ -379,11 +383,21 @@ def make_data(store, work, quick):
     store.put("d/archive.zip", path=z)
     files = [("d/big.bin", big), ("d/db.sqlite", os.path.getsize(db)),
              ("d/archive.zip", os.path.getsize(z))] + small + mid
-    inputs = {}
+    # A training set for the data loader row: an input of its own, so that --download of it
+    # is the download of just these.
+    loader = []
+    for i in range(500 if quick else 2000):
+        key = f"dl/{i:05d}.bin"
+        store.put(key, rng.randbytes(100 * 1024))
+        loader.append((key, 100 * 1024))
+    inputs, loader_inputs = {}, {}
     for proto in PORTS:
         inputs[proto] = os.path.join(work, f"inputs-{proto}.json")
         write_inputs(inputs[proto], store, proto, "d", files)
-    return {"big": big, "small": small, "mid": mid, "rows": rows, "inputs": inputs}
+        loader_inputs[proto] = os.path.join(work, f"inputs-dl-{proto}.json")
+        write_inputs(loader_inputs[proto], store, proto, "dl", loader)
+    return {"big": big, "small": small, "mid": mid, "rows": rows, "inputs": inputs,
+            "loader": loader, "loader_inputs": loader_inputs}
 
 
 def sqlite_query(path, ids):
@@ -401,6 +415,27 @@ def zip_list_and_extract(path):
         names = zf.namelist()
         data = zf.read(names[len(names) // 2])
     return len(data)
+
+
+def tar_size(root, subdir):
+    """`tar -c` of a directory into a pipe (GNU tar reads nothing when it writes /dev/null)."""
+    out = subprocess.run(f"tar -cf - -C {root} {subdir} | wc -c", shell=True, check=True,
+                         capture_output=True, text=True).stdout
+    return int(out)
+
+
+def download_first(store, proto, keys, work, then):
+    """What a job does without datumfs: aria2c -j16 fetches every file, then `then` reads
+    them from local disk (its argument: the directory they are in, laid out like the store)."""
+    dest = os.path.join(work, "download-first")
+    shutil.rmtree(dest, ignore_errors=True)
+    listing = os.path.join(work, "aria2c-input.txt")
+    with open(listing, "w") as f:
+        for key in keys:
+            f.write(f"{store.url(key, proto)}\n  out={key}\n")
+    sh(f"aria2c -q -j16 -x1 --ca-certificate={store.certs.ca} --allow-overwrite=true "
+       f"-d {dest} -i {listing}")
+    return then(dest)
 
 
 def parallel_read(paths, threads=16):
@@ -449,6 +484,7 @@ class Bench:
             if "random" in self.rows:
                 self.random(proto, first)
             self.files(proto, first)
+            self.jobs(proto, first)
 
     def sequential(self, proto, first):
         d, store = self.d, self.store
@@ -487,6 +523,36 @@ class Bench:
                     m.remount()
                     self.add(rnd + " warm", kind, proto,
                              lambda: random_reads(m.path("d/big.bin"), offsets), m.daemon_pids)
+
+    def jobs(self, proto, first):
+        """Whole jobs, each on a fresh mount: tar of a directory of small files, and a data
+        loader (16 workers, shuffled order); against downloading everything first."""
+        d, store = self.d, self.store
+        smalls = [k for k, _ in d["small"]]
+        loader = [k for k, _ in d["loader"]]
+        shuffled = random.Random(7).sample(loader, len(loader))
+        rows = []
+        if "tar" in self.rows:
+            rows.append((f"tar of {len(smalls)} x 4 KiB files", smalls,
+                         lambda root: min(tar_size(root, "d/small"), 4096 * len(smalls)),
+                         d["inputs"], []))
+        if "loader" in self.rows:
+            job = (lambda root: parallel_read([f"{root}/{k}" for k in shuffled]))
+            rows.append((f"loader: 16 workers, shuffled {len(loader)} x 100 KiB", loader, job,
+                         d["loader_inputs"], ["--download", "all"]))
+        for workload, keys, fn, inputs, download in rows:
+            if first:
+                self.add(workload, "local disk", proto, lambda: fn(self.local))
+            self.add(workload, "aria2c -j16 first", proto,
+                     lambda: download_first(store, proto, keys, self.work, fn))
+            with Mount("datumfs", self.datumfs, store, proto, inputs[proto], self.work,
+                       "job") as m:
+                self.add(workload, "datumfs", proto, lambda: fn(m.point), m.daemon_pids)
+            if download:
+                with Mount("datumfs", self.datumfs, store, proto, inputs[proto], self.work,
+                           "job-dl", args=download) as m:
+                    self.add(workload, "datumfs --download", proto, lambda: fn(m.point),
+                             m.daemon_pids)
 
     def files(self, proto, first):
         """find, many files, sqlite and zip: one mount (a cold cache) for all of them."""
