@@ -117,8 +117,8 @@ class Tree {
   }
 
   const std::vector<Input>& inputs() const { return inputs_; }
-  // The remote files of input `input_index`, in the order inputs.json lists them.
-  std::vector<NodeId> FilesInManifestOrder(uint32_t input_index) const;
+  // The remote files of each input (by index), in the order inputs.json lists them.
+  std::vector<std::vector<NodeId>> FilesInManifestOrder() const;
   // The sum of all file sizes (for statfs).
   uint64_t total_file_bytes() const { return total_file_bytes_; }
 

@@ -115,11 +115,12 @@ class BackgroundDownload::Impl {
 BackgroundDownload::Impl::Impl(const Tree& tree, Reader& reader,
                                const std::vector<uint32_t>& inputs, DownloadOptions options)
     : tree_(tree), reader_(reader), options_(std::move(options)) {
+  const std::vector<std::vector<NodeId>> files = tree.FilesInManifestOrder();
   MutexLock lock(&mu_);
   for (uint32_t index : inputs) {
     InputPlan& plan = plans_.emplace_back();
     plan.index = index;
-    for (NodeId node : tree.FilesInManifestOrder(index)) {
+    for (NodeId node : files[index]) {
       items_.push_back(Item{node, plans_.size() - 1});
       plan.bytes += tree.size(node);
       ++plan.files;
@@ -160,7 +161,8 @@ DownloadProgress BackgroundDownload::Impl::progress() const {
   p.files_failed = files_failed_.load();
   const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   const double rate = seconds > 0 ? static_cast<double>(bytes_read_.load()) / seconds : 0;
-  if (rate > 0 && p.bytes_done < p.bytes_total) {
+  const bool ended = p.files_done + p.files_failed == p.files_total;
+  if (rate > 0 && !ended && p.bytes_done < p.bytes_total) {
     p.eta_seconds =
         static_cast<uint64_t>(static_cast<double>(p.bytes_total - p.bytes_done) / rate) + 1;
   }
@@ -187,8 +189,7 @@ bool BackgroundDownload::Impl::ReadFile(NodeId node) {
     Status read = ReadWithRetries(file, offset, want);
     if (stopping_) return false;
     if (!read.ok()) {
-      spdlog::warn("download: {}/{}: {}; left for the job to read", options_.mountpoint,
-                   tree_.Path(node), read.message());
+      spdlog::warn("download: {}; left for the job to read", read.message());  // names the file
       return false;
     }
     offset += want;

@@ -204,8 +204,9 @@ void ReadPath::Complete(const std::shared_ptr<OpenFile>& file, const std::shared
 void ReadPath::Fail(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                     const FetchResult& result) {
   std::string name = options_.mountpoint + "/" + tree_.Path(file->node_);
-  // A TLS or proxy problem was logged once for its host, with what to do: not per read.
-  if (result.outcome == FetchOutcome::kReported) {
+  // A TLS or proxy problem was logged once for its host, with what to do: not per read. A
+  // fetch cancelled by the unmount is no error.
+  if (result.outcome == FetchOutcome::kReported || result.outcome == FetchOutcome::kCancelled) {
     spdlog::debug("{}: {}", name, result.status.message());
   } else {
     spdlog::error("{}: {}", name, result.status.message());

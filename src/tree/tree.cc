@@ -301,16 +301,19 @@ std::string Tree::Path(NodeId id) const {
   return path;
 }
 
-std::vector<NodeId> Tree::FilesInManifestOrder(uint32_t input_index) const {
-  std::vector<NodeId> files;
+std::vector<std::vector<NodeId>> Tree::FilesInManifestOrder() const {
+  std::vector<std::vector<NodeId>> files(inputs_.size());
   for (NodeId id = 0; id < nodes_.size(); ++id) {
     if (nodes_[id].kind != NodeKind::kRemoteFile) continue;
     uint64_t offset = nodes_[id].record;
-    if (record::GetFixed<uint32_t>(records_, &offset) == input_index) files.push_back(id);
+    const uint32_t input = record::GetFixed<uint32_t>(records_, &offset);
+    if (input < files.size()) files[input].push_back(id);
   }
   // Records were appended as inputs.json was parsed: their offsets are its order.
-  std::sort(files.begin(), files.end(),
-            [this](NodeId a, NodeId b) { return nodes_[a].record < nodes_[b].record; });
+  for (std::vector<NodeId>& f : files) {
+    std::sort(f.begin(), f.end(),
+              [this](NodeId a, NodeId b) { return nodes_[a].record < nodes_[b].record; });
+  }
   return files;
 }
 

@@ -40,6 +40,17 @@ Tree TwoInputs() {
   return std::move(t).value();
 }
 
+// Fails every request for b.bin at once; answers the others with zeros.
+class FailingBFetcher : public RecordingFetcher {
+ public:
+  void Submit(RangeRequest request, FetchDone done) override {
+    Record(request);
+    if (request.url.ends_with("b.bin"))
+      return done(FetchResult::Of(FetchOutcome::kFailed, "503"), "");
+    done(FetchResult{}, std::string(request.length, '\0'));
+  }
+};
+
 NodeId InFirst(const Tree& tree, const std::string& name) {
   std::optional<NodeId> input = tree.Lookup(Tree::kRoot, "first");
   REQUIRE(input.has_value());
@@ -125,6 +136,26 @@ TEST_SUITE("background download") {
     for (size_t i = 0; i < fetcher.count(); ++i) {
       CHECK(fetcher.request(i).url == "https://store/a.bin");
     }
+  }
+
+  TEST_CASE("a file whose reads keep failing is given up: the download ends, its ETA is 0") {
+    Tree tree = TwoInputs();
+    FailingBFetcher fetcher;
+    Reader reader(tree, fetcher, nullptr, nullptr, ReaderOptions{});
+    DownloadOptions options = OneAtATime();
+    options.attempts = 2;
+    options.pause = std::chrono::milliseconds(1);
+    {
+      BackgroundDownload download(tree, reader, {0, 1}, options);
+      download.Start();
+      REQUIRE(WaitUntil([&] { return download.progress().files_failed == 1; }));
+      DownloadProgress p = download.progress();
+      CHECK(p.files_done == 2);
+      CHECK(p.bytes_done == 303 * kKiB);
+      CHECK(p.bytes_done < p.bytes_total);
+      CHECK(p.eta_seconds == 0);  // nothing left to wait for
+    }
+    reader.Stop();
   }
 
   TEST_CASE("Stop does not wait for a read the store never answers") {
