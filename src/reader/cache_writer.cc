@@ -129,6 +129,9 @@ void CacheWriter::Check(NodeId node, const std::string& key) {
   spdlog::error("{}: {} MISMATCH: inputs.json says {}, the bytes read hash to {}; its cached "
                 "bytes are dropped", name, Name(info.checksum_type), want, *got);
   cache_.DropObject(key);
+  // Read again, the same bytes are cached again: they must be checked (and dropped) again.
+  MutexLock lock(&mu_);
+  check_started_.erase(node);
 }
 
 }  // namespace datumfs
