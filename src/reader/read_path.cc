@@ -66,6 +66,7 @@ std::shared_ptr<OpenFile> ReadPath::NewOpenFile(NodeId node, bool bulk) const {
   uint64_t max_window = bulk ? options_.bulk_max_readahead : options_.max_readahead;
   readahead.max_window = std::max(max_window, readahead.initial_window);
   readahead.part_size = options_.part_size;
+  if (bulk) readahead.window_share = 0;  // a bulk reader reads the whole file
   return std::make_shared<OpenFile>(node, KeyOf(node), readahead, bulk);
 }
 

@@ -41,6 +41,18 @@ ByteRange ReadaheadPolicy::Demand(uint64_t offset, uint64_t size, uint64_t file_
   return ByteRange{start, end - start};
 }
 
+uint64_t ReadaheadPolicy::NextWindow() const {
+  if (window_ == 0) return options_.initial_window;
+  uint64_t window = std::min(window_ * 2, options_.max_window);
+  // It doubles only while that keeps it within initial_window + 1/window_share of what the
+  // stream has read.
+  if (options_.window_share != 0 &&
+      window > options_.initial_window + run_bytes_ / options_.window_share) {
+    return window_;
+  }
+  return window;
+}
+
 std::vector<ByteRange> ReadaheadPolicy::Ahead(uint64_t read_end, uint64_t file_size,
                                               uint64_t budget) {
   std::vector<ByteRange> parts;
@@ -49,14 +61,19 @@ std::vector<ByteRange> ReadaheadPolicy::Ahead(uint64_t read_end, uint64_t file_s
   if (from >= file_size) return parts;
   // Top the window up only once half of it is used, so that requests stay big.
   if (window_ != 0 && from - read_end >= window_ / 2) return parts;
-  uint64_t window = window_ == 0 ? options_.initial_window
-                                 : std::min(window_ * 2, options_.max_window);
-  uint64_t to = std::min(read_end + window, file_size);
+  const uint64_t window = NextWindow();
+  // Parts of a quarter of the window, so that even a small window is several requests in
+  // flight at once (each connection is capped; every request waits a round trip), ending on
+  // multiples of their size so that the next top-up goes on in whole parts.
+  const uint64_t piece = std::max(options_.align, window / 4 / options_.align * options_.align);
+  uint64_t to = read_end + window;
+  to = to >= file_size ? file_size : to / piece * piece;
   if (to > from && to - from > budget) to = (from + budget) / options_.page_size * options_.page_size;
-  if (to <= from) return parts;  // no budget left: try again on the next read
+  if (to <= from) return parts;  // no budget left, or less than a part: the next read tries
   window_ = window;
   for (uint64_t pos = from; pos < to;) {
-    uint64_t end = std::min(to, (pos / options_.part_size + 1) * options_.part_size);
+    uint64_t end = std::min(
+        {to, (pos / piece + 1) * piece, (pos / options_.part_size + 1) * options_.part_size});
     parts.push_back(ByteRange{pos, end - pos});
     pos = end;
   }

@@ -5,12 +5,13 @@
 // file, so a random 4 KiB read costs the store about 4 KiB; a read at the start of a file of
 // at most 1 MiB fetches the whole file. Reads that follow on from the
 // previous ones (allowing a little reordering, as the kernel's own read-ahead and several
-// threads produce) make the stream "sequential" once they add up to sequential_after bytes. A sequential stream keeps a read-ahead window
-// in flight past the reader: it starts at initial_window and doubles, up to max_window, each
-// time the reader has used up half of it. The window is cut into parts of at most part_size
-// that never cross a multiple of part_size, so that each part is one request on its own
-// connection and the cache's extents line up. The caller passes the bytes it may still spend
-// (a budget shared by every open file), and the window never asks for more. A read far from
+// threads produce) make the stream "sequential" once they add up to sequential_after bytes. A
+// sequential stream keeps a read-ahead window in flight past the reader: it starts at
+// initial_window and doubles, up to max_window and to a share of what the stream has read, each
+// time the reader has used up half of it. The window is cut into parts of at most a quarter of it
+// and of part_size that never cross a multiple of part_size, so that each part is one request on
+// its own connection and the cache's extents line up. The caller passes the bytes it may still
+// spend (a budget shared by every open file), and the window never asks for more. A read far from
 // the stream resets it.
 #ifndef DATUMFS_READER_READAHEAD_POLICY_H_
 #define DATUMFS_READER_READAHEAD_POLICY_H_
@@ -32,6 +33,10 @@ struct ReadaheadOptions {
   uint64_t initial_window = 1024 * 1024;
   // The window never grows past this.
   uint64_t max_window = 64 * 1024 * 1024;
+  // Nor past initial_window + 1/window_share of what the stream has read (0: no such bound),
+  // so that a reader that stops after N bytes has had at most about
+  // N + N / window_share + initial_window fetched.
+  uint32_t window_share = 4;
   // The largest single request of the window.
   uint64_t part_size = 8 * 1024 * 1024;
   // A read at offset 0 of a file no bigger than this fetches the whole file.
@@ -67,6 +72,7 @@ class ReadaheadPolicy {
  private:
   uint64_t AlignUp(uint64_t n, uint64_t to) const { return (n + to - 1) / to * to; }
   void Reset();
+  uint64_t NextWindow() const;  // the window for the next top-up
 
   ReadaheadOptions options_;
   uint64_t expected_ = 0;  // where the next sequential read would start

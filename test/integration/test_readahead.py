@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from conftest import SANITIZED, daemon_pids
+from conftest import SANITIZED, daemon_pids, wait_for
 from store import write_inputs
 
 MiB = 1 << 20
@@ -47,8 +47,11 @@ def test_a_sequential_read_uses_parallel_ranges_and_fetches_each_byte_once(
     assert all(r["range"].startswith("bytes=") for r in reqs)
     sent = sum(r["body_bytes"] for r in reqs)
     assert len(data) <= sent <= 1.05 * len(data), (sent, len(reqs))
-    big_parts = [r for r in reqs if r["body_bytes"] == 8 * MiB]
-    assert len(big_parts) >= 8, [r["range"] for r in reqs]
+    sizes = [r["body_bytes"] // 1024 for r in reqs]
+    # Not one request per kernel read (768 of them): parts of a quarter of the window, which
+    # grows with what the reader has read (to 16 MiB here).
+    assert len(reqs) <= 100, sizes
+    assert len([s for s in sizes if s >= 2048]) >= 8, sizes
     assert len({r["connection"] for r in reqs}) >= 4
     assert max_overlap(reqs) >= 4, [(r["start"], r["end"]) for r in reqs]
 
@@ -110,3 +113,22 @@ def test_200_files_streaming_at_once_keep_memory_bounded(mounts, tmp_path, store
     assert sent <= 1.05 * 200 * 4 * MiB, sent
     if not SANITIZED:  # ASan's shadow memory and quarantine make RSS meaningless
         assert peak < RSS_BOUND_MIB * 1024, f"RSS peaked at {peak // 1024} MiB"
+
+
+@pytest.mark.parametrize("stop_mib", [1, 8, 50])
+def test_a_reader_that_stops_after_n_mib_costs_at_most_1_3_n_plus_2_mib(
+        mounts, tmp_path, store, stop_mib):
+    """`head -c N` of a big file: the read-ahead nobody reads is bounded (issue 14's target)."""
+    data = random.Random(10).randbytes(200 * MiB)
+    inputs = tmp_path / "stop.json"
+    write_inputs(inputs, store, {"stop": [("big.bin", data)]})
+    mnt = mounts.mount(inputs)
+    before = store.mark()
+    with open(os.path.join(mnt, "stop/big.bin"), "rb") as f:
+        got = b"".join(f.read(128 * 1024) for _ in range(stop_mib * 8))
+    assert got == data[:stop_mib * MiB]
+    # Whatever was in flight at the close lands in nginx's log by the time the mount is quiet.
+    sent = []
+    wait_for(lambda: sent.append(store.bytes_sent(since=before)) or
+             (len(sent) > 10 and sent[-1] == sent[-10]), timeout=20)
+    assert sent[-1] <= 1.3 * stop_mib * MiB + 2 * MiB, (stop_mib, sent[-1] / MiB)
