@@ -7,11 +7,14 @@ in the same run. Run as root on Debian 12:
         [--proto http,https,h2] [--rows seq,small,...]
 
 The store is nginx in a network namespace of its own, reached over a veth pair. This kernel
-has no netem and no fq, so: latency is added inside nginx (lua: every response waits 20 ms,
-one round trip at 10 ms each way); each connection is capped at 100 MB/s by nginx's
-limit_rate; the veth link itself is capped by tc htb (2.5 Gbit/s, a fast NIC). Peers over the
+has no netem, no fq and no tc flow classifier, so: latency is added inside nginx (lua: every
+response waits 20 ms, one round trip at 10 ms each way); each connection (TCP flow, not
+request) is capped at 100 MB/s from its first byte by TCP's own pacing (SO_MAX_PACING_RATE on
+nginx's listening sockets, which this script opens and hands to nginx, and which every
+accepted connection inherits); the veth link itself is not capped. Peers over the
 same URLs: curl (one stream), aria2c -x8 -s8, rclone mount --vfs-cache-mode full, and the
-same reads on local disk. Two whole jobs (rows tar and loader: `tar -c` of the small files, and
+same reads on local disk. Row stop: a reader that reads the first 1 or 50 MiB of the big file
+and closes it, for what the store sent (issue 14: at most 1.3 N + 2 MiB). Two whole jobs (rows tar and loader: `tar -c` of the small files, and
 16 workers reading a training set in a shuffled order) also run after "aria2c -j16 first":
 downloading every file, then reading locally, which is what a job does without datumfs; the
 loader also runs on a mount with --download all. Columns: seconds, bytes the store sent, requests, connections,
@@ -45,14 +48,14 @@ GiB = 1 << 30
 NS = "dfbench"
 HOST_IP, NS_IP = "10.77.0.1", "10.77.0.2"
 PORTS = {"http": 8080, "https": 8443, "h2": 8444}
-ROWS = ("seq", "random", "find", "mid", "small", "sqlite", "zip", "tar", "loader")
+ROWS = ("seq", "random", "stop", "find", "mid", "small", "sqlite", "zip", "tar", "loader")
 LOG_FORMAT = '$request_method $uri $status $body_bytes_sent $connection "$http_range"'
+RATE = 100_000_000  # bytes a second, each connection
 
 LOCATION = """
     location /data/ {{
       root {dir}/root;
       autoindex on;
-      limit_rate 100m;
       access_by_lua_block {{ ngx.sleep(0.020) }}
     }}
 """
@@ -84,12 +87,35 @@ http {{
 """
 
 
+# Run in the namespace: opens nginx's listening sockets with SO_MAX_PACING_RATE (47; socket has
+# no name for it), which accepted connections inherit, so TCP paces each connection's sending
+# to RATE (internal pacing: no fq needed) from its first segment. nginx takes them as inherited
+# sockets (the NGINX variable of its binary upgrade) when the configuration listens on the same
+# addresses. A per-connection cap in tc would need a class per flow: this kernel has no flow
+# classifier, and htb takes a minute to add a class for each of 28,000 client ports.
+LISTEN = """
+import os, socket, sys
+ip, ports, rate, *nginx = sys.argv[1:]
+fds = []
+for port in ports.split(","):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, 47, int(rate))
+    s.bind((ip, int(port)))
+    s.listen(511)
+    s.setblocking(False)  # nginx sets it on sockets it opens, not on inherited ones
+    s.set_inheritable(True)
+    fds.append(str(s.detach()))
+os.execvpe(nginx[0], nginx, dict(os.environ, NGINX=";".join(fds) + ";"))
+"""
+
+
 def sh(cmd, **kw):
     return subprocess.run(cmd, shell=True, check=True, **kw)
 
 
 class Store:
-    """nginx in its own network namespace, reached over a capped veth."""
+    """nginx in its own network namespace, reached over a veth; connections capped by LISTEN."""
 
     def __init__(self, directory):
         self.dir = directory
@@ -106,17 +132,16 @@ class Store:
         sh(f"ip addr add {HOST_IP}/24 dev dfb0 && ip link set dfb0 up")
         sh(f"ip netns exec {NS} sh -c 'ip addr add {NS_IP}/24 dev dfb1 && ip link set dfb1 up"
            f" && ip link set lo up'")
-        for dev, ns in (("dfb0", ""), ("dfb1", f"ip netns exec {NS} ")):
-            sh(f"{ns}tc qdisc add dev {dev} root handle 1: htb default 10")
-            sh(f"{ns}tc class add dev {dev} parent 1: classid 1:10 htb rate 2500mbit quantum 200000")
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
             cert, key = self.certs.good
             f.write(NGINX_CONF.format(
                 dir=self.dir, ip=NS_IP, log_format=LOG_FORMAT, **PORTS,
                 location=LOCATION.format(dir=self.dir), tls=TLS.format(cert=cert, key=key)))
-        self.proc = subprocess.Popen(["ip", "netns", "exec", NS, "nginx", "-c", conf,
-                                      "-p", self.dir])
+        ports = ",".join(str(port) for port in PORTS.values())
+        self.proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", LISTEN,
+                                      NS_IP, ports, str(RATE), "nginx", "-c", conf,
+                                      "-p", self.dir, "-e", os.path.join(self.dir, "error.log")])
         for port in PORTS.values():
             for _ in range(100):
                 try:
@@ -483,6 +508,8 @@ class Bench:
                 self.sequential(proto, first)
             if "random" in self.rows:
                 self.random(proto, first)
+            if "stop" in self.rows:
+                self.stop_early(proto)
             self.files(proto, first)
             self.jobs(proto, first)
 
@@ -523,6 +550,19 @@ class Bench:
                     m.remount()
                     self.add(rnd + " warm", kind, proto,
                              lambda: random_reads(m.path("d/big.bin"), offsets), m.daemon_pids)
+
+    def stop_early(self, proto):
+        """A sequential reader that reads the first N MiB of the big file and closes it (`head
+        -c`), each on a fresh mount: what the store sent, read-ahead in flight at the close
+        included (the row's seconds include a 2 s wait for it to land)."""
+        for n in (1, 50):
+            def head():
+                with open(m.path("d/big.bin"), "rb", buffering=0) as f:
+                    got = sum(len(f.read(128 * 1024)) for _ in range(n * 8))
+                time.sleep(2)
+                return got
+            with self.mount("datumfs", proto, f"stop{n}") as m:
+                self.add(f"stop after {n} MiB", "datumfs", proto, head, m.daemon_pids)
 
     def jobs(self, proto, first):
         """Whole jobs, each on a fresh mount: tar of a directory of small files, and a data
@@ -635,7 +675,7 @@ def main():
             sys.exit(f"bench.py: unknown {name} {', '.join(unknown)} (known: {', '.join(known)})")
     if os.geteuid() != 0:
         sys.exit("bench.py: run as root (network namespace, mounts, drop_caches)")
-    for tool in ("curl", "aria2c", "rclone", "nginx", "tc", "openssl"):
+    for tool in ("curl", "aria2c", "rclone", "nginx", "openssl"):
         if not shutil.which(tool):
             sys.exit(f"bench.py: {tool} is not installed (see the docstring)")
     run(os.path.abspath(args.datumfs), args.quick, protos, rows)
