@@ -1,5 +1,6 @@
 """Fixtures: a real nginx store, and real datumfs mounts that are always unmounted."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -97,6 +98,11 @@ def store_at_rate(tmp_path):
     yield start
     for s in started:
         s.stop()
+
+
+def stats_of(mountpoint):
+    """The mount's `datumfs stats` figures, read from its xattr."""
+    return json.loads(os.getxattr(mountpoint, "user.datumfs.stats"))
 
 
 def wait_for(condition, timeout=10):

@@ -2,14 +2,13 @@
 of the inputs it names while the job reads, the job's reads going first; a remount reads
 what it downloaded with no request; an unmount stops it and the next mount resumes it."""
 
-import json
 import os
 import random
 import subprocess
 
 import pytest
 
-from conftest import DATUMFS, daemon_pids, is_zombie, unmount, wait_for
+from conftest import DATUMFS, daemon_pids, is_zombie, stats_of, unmount, wait_for
 from store import write_inputs
 
 MiB = 1 << 20
@@ -19,10 +18,6 @@ MiB = 1 << 20
 def slow_store(store_at_rate):
     """nginx capping each connection at 1 MB/s: a download of a few MiB takes seconds."""
     return store_at_rate("1m")
-
-
-def stats_of(mnt):
-    return json.loads(os.getxattr(mnt, "user.datumfs.stats"))
 
 
 def cached_bytes(path):
@@ -106,8 +101,12 @@ def test_an_unmount_stops_the_download_and_the_next_mount_resumes_it(
     write_inputs(inputs, store, files)
     mnt = mounts.mount(inputs, args=["--download", "data"])
     assert wait_for(lambda: stats_of(mnt)["download_bytes_done"] >= 4 * MiB, timeout=30)
-    done = {name for name, data in files["data"]
-            if cached_bytes(os.path.join(mnt, "data", name)) == len(data)}
+
+    def cached():  # the cache's writer thread may lag the download's reads a little
+        return {name for name, data in files["data"]
+                if cached_bytes(os.path.join(mnt, "data", name)) == len(data)}
+    assert wait_for(lambda: cached(), timeout=10)
+    done = cached()
     unmount_and_wait(mnt)  # stops the download in the middle
     assert 0 < len(done) < len(files["data"])
     since = store.mark()

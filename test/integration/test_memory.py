@@ -43,7 +43,7 @@ import time
 import pytest
 
 from api_standin import ApiStandIn
-from conftest import SANITIZED, daemon_pids, wait_for
+from conftest import SANITIZED, daemon_pids, stats_of, wait_for
 
 KiB, MiB = 1 << 10, 1 << 20
 FILES = int(os.environ.get("DATUMFS_MEMORY_TEST_FILES", 200_000))
@@ -129,10 +129,6 @@ def read_all(mnt, first, end, deadline):
         pool.join()
     assert [e for r in results for e in r[2]] == []
     return sum(r[0] for r in results), sum(r[1] for r in results)
-
-
-def stats_of(mnt):
-    return json.loads(os.getxattr(mnt, "user.datumfs.stats"))
 
 
 def memory_of(pid):

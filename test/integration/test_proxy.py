@@ -4,22 +4,17 @@ gives EIO and a line naming the proxy, never its credentials; the permanent ones
 without retries, once."""
 
 import errno
-import json
 import os
 import random
 
 import pytest
 
-from conftest import require, wait_for
+from conftest import require, stats_of, wait_for
 from squid import PASSWORD, USER, Squid, squid_binary
 from store import free_port, write_inputs
 
 PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY",
                    "no_proxy", "NO_PROXY")
-
-
-def stats_of(mountpoint):
-    return json.loads(os.getxattr(mountpoint, "user.datumfs.stats"))
 
 
 @pytest.fixture

@@ -11,16 +11,12 @@ import time
 
 import pytest
 
-from conftest import DATUMFS
+from conftest import DATUMFS, stats_of
 from prereq import require
 from store import write_inputs
 
 STATS = "user.datumfs.stats"
 FILE_XATTRS = ["user.datumfs.datum_id", "user.datumfs.cached_bytes", "user.datumfs.uri"]
-
-
-def stats_of(mountpoint):
-    return json.loads(os.getxattr(mountpoint, STATS))
 
 
 def read_all(path):

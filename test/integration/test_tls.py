@@ -10,14 +10,10 @@ import subprocess
 
 import pytest
 
-from conftest import DATUMFS, daemon_pids
+from conftest import DATUMFS, daemon_pids, stats_of
 from store import Store, write_inputs
 
 MiB = 1 << 20
-
-
-def stats_of(mountpoint):
-    return json.loads(os.getxattr(mountpoint, "user.datumfs.stats"))
 
 
 @pytest.fixture
