@@ -1,11 +1,11 @@
 // BlockCache over LmdbIndex and DataFile. See datumfs/cache.h for the contract.
-#include <openssl/evp.h>
-#include <spdlog/spdlog.h>
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <sys/statvfs.h>
+#include <openssl/evp.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +14,7 @@
 #include <map>
 #include <thread>
 
+#include "base/buffer.h"
 #include "base/mutex.h"
 #include "cache/data_file.h"
 #include "cache/extents.h"
@@ -197,7 +198,7 @@ std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range
     ++misses_;
     return std::nullopt;
   }
-  std::string out(range.length, '\0');
+  std::string out = ZeroedBuffer(range.length);
   for (const Extent& e : extents.value()) {
     if (!CopyExtent(file.value(), key, e, range, &out)) {
       ++corrupt_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/buffer.h"
 #include "datumfs/redact.h"
 #include "fetch/proxy.h"
 #include "fetch/tls.h"
@@ -146,7 +147,7 @@ CURL* Transfer::NewAttempt(const FetchOptions& options, CURLSH* share,
   headers = nullptr;
   if (!if_match.empty()) headers = curl_slist_append(headers, ("If-Match: " + if_match).c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-  if (!request.sink) body.reserve(request.length);
+  if (!request.sink) ReservePrefaulted(body, request.length);
   return easy;
 }
 

@@ -1,10 +1,11 @@
 #include "reader/range_filler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cerrno>
 
-#include <spdlog/spdlog.h>
-
+#include "base/buffer.h"
 #include "reader/cache_writer.h"
 #include "reader/open_file.h"
 #include "reader/store_fetcher.h"
@@ -71,7 +72,7 @@ RangeFiller::~RangeFiller() { Stop(); }
 
 bool RangeFiller::CopyCached(FillState& fill, const std::vector<ByteRange>& gaps) {
   ByteRange want = fill.range->range;
-  fill.buffer.assign(want.length, '\0');
+  fill.buffer = ZeroedBuffer(want.length);
   for (const ByteRange& part : Complement(want, gaps)) {
     std::optional<std::string> bytes = cache_->Read(fill.file->key_, part);
     if (!bytes) return false;  // evicted since we looked
@@ -145,7 +146,7 @@ void RangeFiller::FetchParts(const std::shared_ptr<FillState>& fill) {
   }
   // A part that is the whole range becomes the buffer as it is; others are copied into one.
   bool whole = fill->parts.size() == 1 && fill->parts[0] == fill->range->range;
-  if (fill->buffer.empty() && !whole) fill->buffer.assign(fill->range->range.length, '\0');
+  if (fill->buffer.empty() && !whole) fill->buffer = ZeroedBuffer(fill->range->range.length);
   for (const ByteRange& part : fill->parts) FetchPart(fill, part);
 }
 
