@@ -50,6 +50,16 @@ struct CacheCounters {
   uint64_t write_failures = 0;   // extents not cached (disk full even after eviction, ...)
 };
 
+// Cached bytes of one object, pinned where they lie in the cache's data file: they cannot be
+// evicted, by this process or another, until this is destroyed. For a reply that does not copy
+// them (splice from fd()).
+class PinnedBytes {
+ public:
+  virtual ~PinnedBytes() = default;
+  // Holds the object's bytes at their own offsets. Valid while this lives.
+  virtual int fd() const = 0;
+};
+
 class BlockCache {
  public:
   // Creates the cache directory (0700) if needed and checks that it can be used, without
@@ -68,6 +78,10 @@ class BlockCache {
   // All bytes of `range` of `key` if every one of them is cached and checks out; otherwise
   // nullopt (an extent that fails its CRC is dropped first).
   virtual std::optional<std::string> Read(std::string_view key, ByteRange range) = 0;
+  // Pins `range` of `key` if every byte of it is cached, in extents that have passed their CRC
+  // check in this process (one not checked yet is checked now, and dropped if it fails);
+  // otherwise null. The bytes are served by the caller from the pinned file.
+  virtual std::unique_ptr<PinnedBytes> Pin(std::string_view key, ByteRange range) = 0;
   // The parts of `range` of `key` that are not cached, in order.
   virtual std::vector<ByteRange> Missing(std::string_view key, ByteRange range) = 0;
   // Stores bytes [offset, offset + bytes.size()) of `key`; parts already cached are skipped.

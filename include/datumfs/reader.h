@@ -40,10 +40,22 @@ struct ReaderCounters {
   uint64_t bytes_read = 0;  // returned to programs
   uint64_t files_read = 0;  // read from first to last byte through one open
   uint64_t walk_ahead_files = 0;  // files fetched ahead of a job's walk that it then opened
+  uint64_t reads_from_cache_file = 0;  // answered through ReadFromFile
 };
 
 // Called exactly once; `bytes` lives only during the call. Fewer bytes than asked: end of file.
 using ReadDone = std::function<void(const Status& status, std::string_view bytes)>;
+
+// A read's bytes where they lie in the block cache: `fd` holds them at `offset`, and they stay
+// there (pinned) until the call returns.
+struct CacheFileBytes {
+  int fd;
+  uint64_t offset;
+  size_t size;
+};
+// Answers a read from the cache's file, without the bytes passing through datumfs's memory
+// (the FUSE adapter splices them). Called inline, on the reading thread.
+using ReadFromFile = std::function<void(const CacheFileBytes& bytes)>;
 
 class BlockCache;
 class Fetcher;
@@ -62,8 +74,11 @@ class Reader {
 
   // REQUIRES: a kRemoteFile. A `bulk` reader (O_NOATIME, as `datumfs prefetch`) yields.
   std::shared_ptr<OpenFile> Open(NodeId node, bool bulk = false);
-  // `file` is taken by value: the program may close it as soon as `done` has replied.
-  void Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done);
+  // `file` is taken by value: the program may close it as soon as `done` has replied. With
+  // `from_file`, a read whose bytes are all in the block cache (and not already in memory) is
+  // answered through it instead: exactly one of the two is called, once.
+  void Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done,
+            ReadFromFile from_file = nullptr);
   ReaderCounters counters() const;
   // Bytes of the file the block cache holds (0 without a cache).
   uint64_t CachedBytes(NodeId node) const;

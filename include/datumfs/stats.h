@@ -31,6 +31,7 @@ struct StatsSnapshot {
   uint64_t tls_errors = 0;  // transfers failed by a TLS problem retrying cannot fix
   uint64_t url_refreshes = 0;
   uint64_t walk_ahead_files = 0;  // files fetched ahead of a job's walk that it opened
+  uint64_t reads_from_cache_file = 0;  // answered from the cache's file by splice
   // The background download (mount --download); all 0 without one.
   uint64_t download_bytes_total = 0;
   uint64_t download_bytes_done = 0;

@@ -47,6 +47,16 @@ bool SafeFileName(std::string_view s) {
   });
 }
 
+// A data file held open with its shared lock: eviction skips it until this is destroyed.
+class PinnedFile final : public PinnedBytes {
+ public:
+  explicit PinnedFile(DataFile file) : file_(std::move(file)) {}
+  int fd() const override { return file_.fd(); }
+
+ private:
+  DataFile file_;
+};
+
 class DiskCache final : public BlockCache {
  public:
   DiskCache(const CacheOptions& options, std::unique_ptr<LmdbIndex> index)
@@ -56,6 +66,7 @@ class DiskCache final : public BlockCache {
   ~DiskCache() override;
 
   std::optional<std::string> Read(std::string_view key, ByteRange range) override;
+  std::unique_ptr<PinnedBytes> Pin(std::string_view key, ByteRange range) override;
   std::vector<ByteRange> Missing(std::string_view key, ByteRange range) override;
   void Insert(std::string_view key, uint64_t offset, std::string_view bytes) override {
     InsertAndRelease(key, offset, bytes, {});
@@ -73,6 +84,20 @@ class DiskCache final : public BlockCache {
   Result<VerifyReport> Verify() override;
 
  private:
+  // The data file of a key, locked shared, and the extents that hold all of a range.
+  struct Covered {
+    DataFile file;
+    std::vector<Extent> extents;
+  };
+  // Nullopt unless every byte of `range` is indexed.
+  std::optional<Covered> OpenCovering(std::string_view key, ByteRange range);
+  // Counts, logs and drops extent `e` of `covered`, which failed its CRC check (closing it).
+  void DropCorrupt(Covered& covered, std::string_view key, const Extent& e);
+  // Records the extents' use, for eviction (written to the index by the flusher).
+  void Touch(std::string_view key, const std::vector<Extent>& extents) EXCLUDES(touch_mu_);
+  // True if extent `e` has passed its CRC check, now or earlier in this process.
+  bool CheckExtent(const DataFile& file, std::string_view key, const Extent& e)
+      EXCLUDES(verified_mu_);
   // Copies the part of extent `e` inside `range` into `out` (which holds `range`). Checks the
   // CRC the first time. Returns false if the extent is bad (the caller drops it).
   bool CopyExtent(const DataFile& file, std::string_view key, const Extent& e, ByteRange range,
@@ -157,7 +182,7 @@ bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Ext
   std::string whole;
   char* dest = out->data() + (from - range.offset);
   if (!inside) {
-    whole.assign(e.length, '\0');
+    whole = ZeroedBuffer(e.length);
     dest = whole.data();
   }
   if (!file.ReadAt(e.offset, e.length, dest).ok() ||
@@ -172,51 +197,92 @@ bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Ext
   return true;
 }
 
-std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range) {
-  if (Gone()) {
-    ++misses_;
-    return std::nullopt;
-  }
+std::optional<DiskCache::Covered> DiskCache::OpenCovering(std::string_view key, ByteRange range) {
+  if (Gone()) return std::nullopt;
   // The index first: a miss (every cold read) opens no file.
-  if (!Missing(key, range).empty()) {
-    ++misses_;
-    return std::nullopt;
-  }
-  std::string path = DataFilePath(options_.dir, key);
-  Result<DataFile> file = DataFile::Open(path, DataFile::Mode::kRead, DataFile::Lock::kShared);
-  if (!file) {
-    ++misses_;
-    return std::nullopt;
-  }
+  if (!Missing(key, range).empty()) return std::nullopt;
+  Result<DataFile> file = DataFile::Open(DataFilePath(options_.dir, key), DataFile::Mode::kRead,
+                                         DataFile::Lock::kShared);
+  if (!file) return std::nullopt;
   // Under the shared lock the indexed extents cannot be evicted: look again.
   Result<std::vector<Extent>> extents = index_->Overlapping(key, range);
+  if (!extents) return std::nullopt;
   std::vector<ByteRange> have;
-  if (extents) {
-    for (const Extent& e : extents.value()) have.push_back(e.range());
+  for (const Extent& e : extents.value()) have.push_back(e.range());
+  if (!MissingRanges(have, range).empty()) return std::nullopt;
+  return Covered{std::move(file.value()), std::move(extents.value())};
+}
+
+void DiskCache::DropCorrupt(Covered& covered, std::string_view key, const Extent& e) {
+  ++corrupt_;
+  spdlog::warn("cache: {} bytes {}-{} failed their CRC check; dropped, fetching again", key,
+               e.offset, e.offset + e.length - 1);
+  covered.file.Close();  // release the shared lock before taking the exclusive one
+  Drop(key, e);
+}
+
+void DiskCache::Touch(std::string_view key, const std::vector<Extent>& extents) {
+  uint64_t now = Now();
+  MutexLock lock(&touch_mu_);
+  for (const Extent& e : extents) {
+    if (e.atime < now) touches_[{std::string(key), e.offset}] = now;
   }
-  if (!extents || !MissingRanges(have, range).empty()) {
+}
+
+std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range) {
+  std::optional<Covered> covered = OpenCovering(key, range);
+  if (!covered) {
     ++misses_;
     return std::nullopt;
   }
   std::string out = ZeroedBuffer(range.length);
-  for (const Extent& e : extents.value()) {
-    if (!CopyExtent(file.value(), key, e, range, &out)) {
-      ++corrupt_;
-      spdlog::warn("cache: {} bytes {}-{} failed their CRC check; dropped, fetching again", key,
-                   e.offset, e.offset + e.length - 1);
-      file.value().Close();  // release the shared lock before taking the exclusive one
-      Drop(key, e);
+  for (const Extent& e : covered->extents) {
+    if (!CopyExtent(covered->file, key, e, range, &out)) {
+      DropCorrupt(*covered, key, e);
       ++misses_;
       return std::nullopt;
     }
   }
   ++hits_;
-  uint64_t now = Now();
-  MutexLock lock(&touch_mu_);
-  for (const Extent& e : extents.value()) {
-    if (e.atime < now) touches_[{std::string(key), e.offset}] = now;
-  }
+  Touch(key, covered->extents);
   return out;
+}
+
+bool DiskCache::CheckExtent(const DataFile& file, std::string_view key, const Extent& e) {
+  {
+    MutexLock lock(&verified_mu_);
+    if (verified_.Contains(key, e)) return true;
+  }
+  // Through a small buffer per thread: the extent's pages stay in the kernel's page cache,
+  // from where the caller's reply takes them.
+  constexpr uint64_t kChunk = 256 << 10;
+  thread_local std::string chunk;
+  if (chunk.size() < kChunk) chunk = ZeroedBuffer(kChunk);
+  uint32_t crc = crc32c::Value({});
+  for (uint64_t done = 0; done < e.length;) {
+    const uint64_t n = std::min(kChunk, e.length - done);
+    if (!file.ReadAt(e.offset + done, n, chunk.data()).ok()) return false;
+    crc = crc32c::Extend(crc, std::string_view(chunk.data(), n));
+    done += n;
+  }
+  if (crc != e.crc) return false;
+  MutexLock lock(&verified_mu_);
+  verified_.Insert(key, e);
+  return true;
+}
+
+std::unique_ptr<PinnedBytes> DiskCache::Pin(std::string_view key, ByteRange range) {
+  std::optional<Covered> covered = OpenCovering(key, range);
+  if (!covered) return nullptr;  // the read goes the usual way, which counts the miss
+  for (const Extent& e : covered->extents) {
+    if (!CheckExtent(covered->file, key, e)) {
+      DropCorrupt(*covered, key, e);
+      return nullptr;
+    }
+  }
+  ++hits_;
+  Touch(key, covered->extents);
+  return std::make_unique<PinnedFile>(std::move(covered->file));
 }
 
 void DiskCache::Drop(std::string_view key, const Extent& e) {

@@ -30,6 +30,7 @@ class DataFile {
   // Reads exactly `length` bytes at `offset` into `out` (EIO on a short read).
   Status ReadAt(uint64_t offset, uint64_t length, char* out) const;
   Status WriteAt(uint64_t offset, std::string_view bytes) const;
+  int fd() const { return fd_; }
   // Closes now (releasing the lock); later calls fail.
   void Close();
   // Frees the disk blocks of the range (the file keeps its size); a range that reaches the

@@ -72,6 +72,7 @@ StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock:
   s.read_errors = r.read_errors;
   s.files_read = r.files_read;
   s.walk_ahead_files = r.walk_ahead_files;
+  s.reads_from_cache_file = r.reads_from_cache_file;
   if (download) {
     DownloadProgress d = download->progress();
     s.download_bytes_total = d.bytes_total;

@@ -228,19 +228,26 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fuse_reply_open(req, fi);
 }
 
+// Replies with `size` bytes of `fd` at `offset`, spliced into the kernel's reply without
+// passing through our memory (libfuse copies instead for under two pages, or if the kernel
+// cannot splice).
+void ReplyFromFile(fuse_req_t req, int fd, off_t offset, size_t size) {
+  fuse_bufvec buf;  // FUSE_BUFVEC_INIT is a compound literal, not C++
+  std::memset(&buf, 0, sizeof buf);
+  buf.count = 1;
+  buf.buf[0].size = size;
+  buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  buf.buf[0].fd = fd;
+  buf.buf[0].pos = offset;
+  fuse_reply_data(req, &buf, static_cast<fuse_buf_copy_flags>(0));
+}
+
 void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   State& fs = Fs(req);
   std::optional<NodeId> id = Node(fs, ino);
   if (!id) return (void)fuse_reply_err(req, ENOENT);
   if (fs.tree.kind(*id) == NodeKind::kLocalFile) {  // zero-copy from the file under the mount
-    fuse_bufvec buf;  // FUSE_BUFVEC_INIT is a compound literal, not C++
-    std::memset(&buf, 0, sizeof buf);
-    buf.count = 1;
-    buf.buf[0].size = size;
-    buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-    buf.buf[0].fd = static_cast<int>(fi->fh);
-    buf.buf[0].pos = off;
-    return (void)fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+    return ReplyFromFile(req, static_cast<int>(fi->fh), off, size);
   }
   // Exactly one reply: from Read, or here if it throws (out of memory) before it could.
   std::shared_ptr<std::atomic<bool>> replied;
@@ -248,12 +255,17 @@ void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
     replied = std::make_shared<std::atomic<bool>>(false);
     // A copy: the handle may be released as soon as the reply is sent, before Read returns.
     std::shared_ptr<OpenFile> file = *reinterpret_cast<std::shared_ptr<OpenFile>*>(fi->fh);
-    fs.reader->Read(std::move(file), static_cast<uint64_t>(off), size,
-                    [req, replied](const Status& status, std::string_view bytes) {
-                      if (replied->exchange(true)) return;
-                      if (!status.ok()) return (void)fuse_reply_err(req, status.errno_value());
-                      fuse_reply_buf(req, bytes.data(), bytes.size());
-                    });
+    fs.reader->Read(
+        std::move(file), static_cast<uint64_t>(off), size,
+        [req, replied](const Status& status, std::string_view bytes) {
+          if (replied->exchange(true)) return;
+          if (!status.ok()) return (void)fuse_reply_err(req, status.errno_value());
+          fuse_reply_buf(req, bytes.data(), bytes.size());
+        },
+        [req, replied](const CacheFileBytes& bytes) {
+          if (replied->exchange(true)) return;
+          ReplyFromFile(req, bytes.fd, static_cast<off_t>(bytes.offset), bytes.size);
+        });
   } catch (const std::exception& e) {
     spdlog::error("read: {}", e.what());
     if (!replied || !replied->exchange(true)) {

@@ -113,6 +113,7 @@ ReaderCounters ReadPath::counters() const {
   c.bytes_read = bytes_read_.load();
   c.files_read = through_.files_read();
   c.walk_ahead_files = walk_ ? walk_->taken() : 0;
+  c.reads_from_cache_file = from_file_.load();
   return c;
 }
 
@@ -139,7 +140,30 @@ ReadDone ReadPath::LoggingReadThrough(NodeId node, ReadDone done) {
   };
 }
 
-void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done) {
+bool ReadPath::ReadFromCacheFile(const std::shared_ptr<OpenFile>& file, uint64_t offset,
+                                 size_t size, bool read_through, const ReadFromFile& from_file) {
+  {
+    MutexLock lock(&file->mu_);
+    for (const auto& r : file->ranges_) {
+      if (r->Covers(offset, size)) return false;  // in memory, or on its way there
+    }
+  }
+  std::unique_ptr<PinnedBytes> pinned = cache_->Pin(file->key_, ByteRange{offset, size});
+  if (!pinned) return false;
+  {
+    // Seen by the policy, so that a stream that runs on past what is cached is known as one.
+    MutexLock lock(&file->mu_);
+    file->policy_.Observe(offset, size);
+  }
+  ++from_file_;
+  bytes_read_ += size;
+  if (read_through) LogReadThrough(file->node_);
+  from_file(CacheFileBytes{pinned->fd(), offset, size});
+  return true;
+}
+
+void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done,
+                    ReadFromFile from_file) {
   ++reads_;
   const uint64_t file_size = tree_.size(file->node_);
   if (offset >= file_size || size == 0) {
@@ -147,9 +171,12 @@ void ReadPath::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size
     return;
   }
   size = static_cast<size_t>(std::min<uint64_t>(size, file_size - offset));
-  if (through_.NoteRead(file->node_, file_size, offset, size)) {  // the file's last unread bytes
-    done = LoggingReadThrough(file->node_, std::move(done));
+  // The file's last unread bytes?
+  const bool read_through = through_.NoteRead(file->node_, file_size, offset, size);
+  if (cache_ && from_file && ReadFromCacheFile(file, offset, size, read_through, from_file)) {
+    return;
   }
+  if (read_through) done = LoggingReadThrough(file->node_, std::move(done));
   std::shared_ptr<Range> range;  // the one that serves this read
   bool hit = false;
   bool fill = false;

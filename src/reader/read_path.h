@@ -3,8 +3,10 @@
 // Read() never blocks on the network. A read served by bytes already in memory completes
 // inline; a miss asks the file's ReadaheadPolicy what to fetch, has the RangeFiller fill it
 // (from the cache, the store through the StoreFetcher, or another process's fetch), and
-// completes when it is filled, usually on the fetch thread. Reads that fall inside a range
-// already being filled wait for it instead of fetching again. Each open file keeps its last
+// completes when it is filled, usually on the fetch thread. A read the block cache holds
+// wholly, and memory does not, is answered from the cache's file when the caller can take
+// that (ReadFromFile: no copy, and no read-ahead into memory for it). Reads that fall inside a
+// range already being filled wait for it instead of fetching again. Each open file keeps its last
 // few ranges in memory (OpenFile); the BlockCache, when there is one, serves what any mount on
 // the host fetched before. Thread-safe.
 #ifndef DATUMFS_READER_READ_PATH_H_
@@ -46,7 +48,8 @@ class ReadPath {
   // What Reader promises (reader.h). A bulk file's fetches are background requests; its
   // read-ahead window is smaller and may use only half the budget.
   std::shared_ptr<OpenFile> Open(NodeId node, bool bulk);
-  void Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done);
+  void Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done,
+            ReadFromFile from_file = nullptr);
   // Reads waiting for ranges other processes are fetching fail with ECANCELED.
   void Stop();
   uint64_t CachedBytes(NodeId node) const;
@@ -56,6 +59,10 @@ class ReadPath {
   using Clock = std::chrono::steady_clock;
   // `done`, after logging that the file has been read through.
   ReadDone LoggingReadThrough(NodeId node, ReadDone done);
+  // Answers the read through `from_file` if the cache holds all of it and no range in memory
+  // covers it; false if it did not.
+  bool ReadFromCacheFile(const std::shared_ptr<OpenFile>& file, uint64_t offset, size_t size,
+                         bool read_through, const ReadFromFile& from_file);
   void Complete(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
                 const FetchResult& result, std::string&& data);
   void Fail(const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
@@ -76,7 +83,7 @@ class ReadPath {
   const ReaderOptions options_;
   const std::shared_ptr<ByteBudget> budget_;
   ReadThroughLog through_;
-  std::atomic<uint64_t> reads_{0}, bytes_read_{0}, read_errors_{0};
+  std::atomic<uint64_t> reads_{0}, bytes_read_{0}, read_errors_{0}, from_file_{0};
   // Each after what it uses (so destroyed before it).
   std::unique_ptr<CacheWriter> writer_;  // when there is a cache
   std::unique_ptr<StoreFetcher> store_;

@@ -13,8 +13,9 @@ Reader::~Reader() = default;
 
 std::shared_ptr<OpenFile> Reader::Open(NodeId node, bool bulk) { return impl_->Open(node, bulk); }
 
-void Reader::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done) {
-  impl_->Read(std::move(file), offset, size, std::move(done));
+void Reader::Read(std::shared_ptr<OpenFile> file, uint64_t offset, size_t size, ReadDone done,
+                  ReadFromFile from_file) {
+  impl_->Read(std::move(file), offset, size, std::move(done), std::move(from_file));
 }
 
 ReaderCounters Reader::counters() const { return impl_->counters(); }

@@ -1,15 +1,17 @@
 """The persistent block cache: remounts read from disk, not the store; bad bytes are caught;
 dataset versions share datums; limits hold; an unusable cache only costs speed."""
 
+import concurrent.futures
 import hashlib
 import json
 import os
 import random
 import subprocess
+import threading
 
 import pytest
 
-from conftest import DATUMFS, daemon_pids, wait_for
+from conftest import DATUMFS, daemon_pids, stats_of, wait_for
 from store import write_inputs
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -39,6 +41,63 @@ def test_a_remount_reads_everything_from_the_cache(tmp_path, mounts, store, file
     mnt2 = mounts.mount(inputs)
     read_all(mnt2, files)
     assert store.requests(since=before) == []
+    assert stats_of(mnt2)["reads_from_cache_file"] > 0
+
+
+def awkward_reads(size, seed):
+    """(offset, length) pairs: a byte, pages, across 8 MiB extents, the file's last bytes,
+    and random ones."""
+    rng = random.Random(seed)
+    reads = [(0, 1), (8 * MiB - 100, 200), (8 * MiB - 4096, 3 * MiB), (size - 123, 123),
+             (size - 5000, 10000), (4095, 8194)]
+    return reads + [(rng.randrange(size), rng.choice([1, 4095, 4096, 8193, 128 * KiB + 1, MiB]))
+                    for _ in range(300)]
+
+
+def test_warm_reads_are_answered_from_the_cache_file_byte_exact(tmp_path, mounts, store, files):
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, files)
+    data = dict(files["ds"])["big.bin"]
+    read_all(mounts.mount(inputs), files)
+    mounts.cleanup()
+
+    mnt = mounts.mount(inputs)
+    before = store.mark()
+    fd = os.open(os.path.join(mnt, "ds/big.bin"), os.O_RDONLY)
+    for off, n in awkward_reads(len(data), 1):
+        assert os.pread(fd, n, off) == data[off:off + n], (off, n)
+    os.close(fd)
+    assert store.requests(since=before) == []
+    assert stats_of(mnt)["reads_from_cache_file"] > 10
+    mounts.cleanup()
+
+    # Four readers at once while the cache is emptied under them: eviction waits for the
+    # bytes being spliced, the rest is fetched again; every byte right.
+    mnt = mounts.mount(inputs)
+    stop = threading.Event()
+
+    def evict():
+        while not stop.is_set():
+            subprocess.run([DATUMFS, "cache", "gc", "--cache-dir", str(tmp_path / "cache"),
+                            "--all"], capture_output=True, check=True)
+
+    def reader(seed):
+        fd = os.open(os.path.join(mnt, "ds/big.bin"), os.O_RDONLY)
+        try:
+            for off, n in awkward_reads(len(data), seed):
+                assert os.pread(fd, n, off) == data[off:off + n], (off, n)
+        finally:
+            os.close(fd)
+
+    evictor = threading.Thread(target=evict)
+    evictor.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            for result in [pool.submit(reader, seed) for seed in range(2, 6)]:
+                result.result()
+    finally:
+        stop.set()
+        evictor.join()
 
 
 def test_a_partly_cached_read_fetches_only_what_is_missing(tmp_path, mounts, store, files):
@@ -81,6 +140,9 @@ def test_a_flipped_byte_is_caught_and_fetched_again(tmp_path, mounts, store, fil
     requests = store.requests(since=before)
     assert len(requests) >= 1, "the bad extent was not fetched again"
     assert store.bytes_sent(since=before) <= 8 * MiB  # one extent, not the file
+    stats = stats_of(mnt)
+    assert stats["corrupt_extents"] >= 1  # once more if a reader held the file at the drop
+    assert stats["reads_from_cache_file"] > 0  # the sound extents were spliced
 
 
 def test_a_new_dataset_version_fetches_only_its_new_datums(tmp_path, mounts, store):

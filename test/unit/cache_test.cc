@@ -256,6 +256,50 @@ TEST_SUITE("cache") {
     CHECK(st.st_size == 8192 + 100);  // the file keeps its size
   }
 
+  TEST_CASE("pinned bytes are the cached ones in the data file, and eviction waits for them") {
+    ScopedTempDir tmp;
+    auto cache = OpenCache(tmp.path());
+    std::string data = Bytes(200000, 8);
+    cache->Insert("d-p", 0, data);
+    CHECK(cache->Pin("d-p", {150000, 60000}) == nullptr);  // runs past what is cached
+    CHECK(cache->Pin("d-q", {0, 1}) == nullptr);
+    std::unique_ptr<PinnedBytes> pinned = cache->Pin("d-p", {1000, 150000});  // three extents
+    REQUIRE(pinned != nullptr);
+    std::string got(150000, '\0');
+    REQUIRE(pread(pinned->fd(), got.data(), got.size(), 1000) == 150000);
+    CHECK(got == data.substr(1000, 150000));
+    CHECK(cache->counters().hits == 1);
+    REQUIRE(cache->Evict(true).ok());
+    CHECK(cache->Missing("d-p", {0, data.size()}).empty());  // pinned: not evicted
+    pinned.reset();
+    REQUIRE(cache->Evict(true).ok());
+    CHECK(cache->Missing("d-p", {0, data.size()}) == std::vector<ByteRange>{{0, data.size()}});
+  }
+
+  TEST_CASE("an extent that fails its CRC check is never pinned, and is dropped") {
+    ScopedTempDir tmp;
+    std::string data = Bytes(200000, 9);  // extents 0-64K, 64K-128K, 128K-192K, 192K-200000
+    OpenCache(tmp.path())->Insert("d-c", 0, data);
+    {
+      std::fstream f(DataFilePath(tmp.path(), "d-c"),
+                     std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(70000);
+      f.put(static_cast<char>(data[70000] ^ 0x01));
+    }
+    auto cache = OpenCache(tmp.path());                      // a new process: nothing verified yet
+    CHECK(cache->Pin("d-c", {60000, 10}) != nullptr);        // the first extent is sound
+    CHECK(cache->Pin("d-c", {65536 + 100, 10}) == nullptr);  // the bad byte is not even read
+    CHECK(cache->counters().corrupt_extents == 1);
+    CHECK(cache->Missing("d-c", {0, data.size()}) == std::vector<ByteRange>{{65536, 65536}});
+    CHECK(cache->Pin("d-c", {0, data.size()}) == nullptr);
+    cache->Insert("d-c", 0, data);
+    std::unique_ptr<PinnedBytes> pinned = cache->Pin("d-c", {0, data.size()});
+    REQUIRE(pinned != nullptr);
+    std::string got(data.size(), '\0');
+    REQUIRE(pread(pinned->fd(), got.data(), got.size(), 0) == static_cast<ssize_t>(data.size()));
+    CHECK(got == data);
+  }
+
   TEST_CASE("an extent being read is not evicted") {
     ScopedTempDir tmp;
     auto cache = OpenCache(tmp.path());

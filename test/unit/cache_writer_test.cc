@@ -34,6 +34,9 @@ class RecordingCache : public BlockCache {
     ++reads;
     return real_->Read(key, range);
   }
+  std::unique_ptr<PinnedBytes> Pin(std::string_view key, ByteRange range) override {
+    return real_->Pin(key, range);
+  }
   std::vector<ByteRange> Missing(std::string_view key, ByteRange range) override {
     return real_->Missing(key, range);
   }

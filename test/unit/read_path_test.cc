@@ -1,13 +1,15 @@
-// ReadPath without a cache, with a Fetcher the test answers by hand: reads that share a fetch,
-// and replies that arrive after the file was closed.
+// ReadPath with a Fetcher the test answers by hand: reads that share a fetch, replies that
+// arrive after the file was closed, reads answered from the cache's file.
+#include "reader/read_path.h"
+
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "reader/open_file.h"
-#include "reader/read_path.h"
 #include "reader_fixtures.h"
 
 namespace datumfs {
@@ -30,9 +32,62 @@ ReadDone Into(Got& got) {
   };
 }
 
+// Records what a read answered from the cache's file, as the FUSE adapter would splice it.
+struct FromFile {
+  int calls = 0;
+  std::string bytes;
+  ReadFromFile Take() {
+    return [this](const CacheFileBytes& b) {
+      ++calls;
+      bytes.assign(b.size, '\0');
+      REQUIRE(pread(b.fd, bytes.data(), b.size, static_cast<off_t>(b.offset)) ==
+              static_cast<ssize_t>(b.size));
+    };
+  }
+};
+
 }  // namespace
 
 TEST_SUITE("read path") {
+  TEST_CASE(
+      "a read the cache holds is answered from its file; one in memory or not cached is not") {
+    const uint64_t size = 4 * kMiB;
+    Tree tree = RemoteTree({{"f.bin", size, ""}});
+    const std::string content = PatternBytes(size);
+    ManualFetcher fetcher;
+    MemoryCache cache;
+    const NodeId node = FileNode(tree, "f.bin");
+    const std::string key =
+        BlockCache::KeyFor(tree.remote(node).datum_id, tree.remote(node).url, size);
+    cache.Insert(key, 0, std::string_view(content).substr(0, 2 * kMiB));
+    ReadPath reader(tree, fetcher, &cache, nullptr, ReaderOptions{});
+    std::shared_ptr<OpenFile> file = reader.Open(node, false);
+    FromFile spliced;
+    Got warm;
+    reader.Read(file, 1000, 300000, Into(warm), spliced.Take());
+    CHECK(warm.calls == 0);
+    CHECK(spliced.calls == 1);
+    CHECK(spliced.bytes == content.substr(1000, 300000));
+    CHECK(fetcher.count() == 0);
+    CHECK(cache.pins() == 1);
+    CHECK(reader.counters().reads_from_cache_file == 1);
+    CHECK(reader.counters().bytes_read == 300000);
+
+    Got cold;  // half cached: fetched, into memory
+    reader.Read(file, 2 * kMiB - 4096, 8192, Into(cold), spliced.Take());
+    REQUIRE(fetcher.count() >= 1);
+    for (size_t r = 0; r < fetcher.count(); ++r) fetcher.Answer(r, FetchResult{}, content);
+    CHECK(cold.calls == 1);
+    CHECK(cold.bytes == content.substr(2 * kMiB - 4096, 8192));
+    Got memory;  // inside the range just fetched, which memory holds
+    reader.Read(file, 2 * kMiB - 4096, 4096, Into(memory), spliced.Take());
+    CHECK(memory.calls == 1);
+    CHECK(memory.bytes == content.substr(2 * kMiB - 4096, 4096));
+    CHECK(spliced.calls == 1);
+    CHECK(reader.counters().reads_from_cache_file == 1);
+    reader.Stop();
+  }
+
   TEST_CASE("reads inside a range being fetched wait for it: one request, every reply right") {
     Tree tree = RemoteTree({{"f.bin", kSize, ""}});
     const std::string content = PatternBytes(kSize);

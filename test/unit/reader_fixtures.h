@@ -4,6 +4,8 @@
 #define DATUMFS_TEST_UNIT_READER_FIXTURES_H_
 
 #include <doctest/doctest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -123,6 +125,19 @@ class ManualFetcher : public RecordingFetcher {
   }
 };
 
+class MemfdBytes : public PinnedBytes {
+ public:
+  explicit MemfdBytes(const std::string& bytes) : fd_(memfd_create("pinned", MFD_CLOEXEC)) {
+    REQUIRE(fd_ >= 0);
+    REQUIRE(pwrite(fd_, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  }
+  ~MemfdBytes() override { close(fd_); }
+  int fd() const override { return fd_; }
+
+ private:
+  int fd_;
+};
+
 // A block cache in memory: one object per key, byte by byte, with claims the test can make
 // "another process's" (OthersClaim) and take away again. Thread-safe (one mutex).
 class MemoryCache : public BlockCache {
@@ -135,6 +150,16 @@ class MemoryCache : public BlockCache {
       if (i >= o.have.size() || !o.have[i]) return std::nullopt;
     }
     return o.bytes.substr(range.offset, range.length);
+  }
+  // A memfd with a copy of the object, when all of `range` is there.
+  std::unique_ptr<PinnedBytes> Pin(std::string_view key, ByteRange range) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Object& o = objects_[std::string(key)];
+    for (uint64_t i = range.offset; i < range.end(); ++i) {
+      if (i >= o.have.size() || !o.have[i]) return nullptr;
+    }
+    ++pins_;
+    return std::make_unique<MemfdBytes>(o.bytes);
   }
   std::vector<ByteRange> Missing(std::string_view key, ByteRange range) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -205,6 +230,10 @@ class MemoryCache : public BlockCache {
     std::lock_guard<std::mutex> lock(mu_);
     return reads_;
   }
+  int pins() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pins_;
+  }
 
  private:
   struct Object {
@@ -215,7 +244,7 @@ class MemoryCache : public BlockCache {
   };
   std::mutex mu_;
   std::map<std::string, Object> objects_;
-  int reads_ = 0, claims_ = 0;
+  int reads_ = 0, claims_ = 0, pins_ = 0;
 };
 
 // `size` bytes that differ from offset to offset (a wrong offset shows), different per `seed`.
