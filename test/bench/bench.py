@@ -15,7 +15,8 @@ accepted connection inherits); the veth link itself is not capped. Peers over th
 same URLs: curl (one stream), aria2c -x8 -s8, rclone mount --vfs-cache-mode full, and the
 same reads on local disk. Row stop: a reader that reads the first 1 or 50 MiB of the big file
 and closes it, for what the store sent (issue 14: at most 1.3 N + 2 MiB). Two whole jobs (rows tar and loader: `tar -c` of the small files, and
-16 workers reading a training set in a shuffled order) also run after "aria2c -j16 first":
+16 workers reading a training set in a shuffled order; row torch: a PyTorch DataLoader with 8
+worker processes over it, shuffled, when python3-torch is installed) also run after "aria2c -j16 first":
 downloading every file, then reading locally, which is what a job does without datumfs; the
 loader also runs on a mount with --download all. Columns: seconds, bytes the store sent, requests, connections,
 amplification (bytes sent / bytes the program read), and CPU seconds per GiB read on the
@@ -28,6 +29,7 @@ run, so ratios compare like with like."""
 
 import argparse
 import hashlib
+import importlib
 import os
 import random
 import resource
@@ -48,7 +50,8 @@ GiB = 1 << 30
 NS = "dfbench"
 HOST_IP, NS_IP = "10.77.0.1", "10.77.0.2"
 PORTS = {"http": 8080, "https": 8443, "h2": 8444}
-ROWS = ("seq", "random", "stop", "find", "mid", "small", "sqlite", "zip", "tar", "loader")
+ROWS = ("seq", "random", "stop", "find", "mid", "small", "sqlite", "zip", "tar", "loader",
+        "torch")
 LOG_FORMAT = '$request_method $uri $status $body_bytes_sent $connection "$http_range"'
 RATE = 100_000_000  # bytes a second, each connection
 
@@ -367,9 +370,10 @@ def curl_ranges(store, proto, key, offsets, work):
         for i, off in enumerate(offsets):
             if i:
                 f.write("next\n")
+            # Every block its own cacert: "next" resets the options given before it.
             f.write(f'url = "{store.url(key, proto)}"\nrange = {off}-{off + 4095}\n'
-                    f'output = "/dev/null"\n')
-    sh(f"curl -s --cacert {store.certs.ca} -K {cfg}")
+                    f'output = "/dev/null"\ncacert = "{store.certs.ca}"\n')
+    sh(f"curl -s -K {cfg}")
     return 4096 * len(offsets)
 
 
@@ -467,6 +471,38 @@ def parallel_read(paths, threads=16):
     import concurrent.futures
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         return sum(pool.map(read_file, paths))
+
+
+def torch_loader(paths, workers=8):
+    """A PyTorch DataLoader (Debian's python3-torch) over the files, shuffled, 8 worker
+    processes: bytes read."""
+    import warnings
+
+    import torch
+    import torch.utils.data as tud
+    warnings.filterwarnings("ignore", message=".*worker processes in total.*")
+
+    class Files(tud.Dataset):
+        def __len__(self):
+            return len(paths)
+
+        def __getitem__(self, i):
+            return read_file(paths[i])
+
+    order = torch.Generator()
+    order.manual_seed(7)
+    loader = tud.DataLoader(Files(), batch_size=None, shuffle=True, num_workers=workers,
+                            generator=order)
+    return sum(int(n) for n in loader)
+
+
+def have_torch():
+    try:
+        importlib.import_module("torch")  # here, before any timing: it takes seconds
+        return True
+    except ImportError:
+        print("row torch skipped: no python3-torch (apt-get install python3-torch)")
+        return False
 
 
 def count_files(root):
@@ -580,17 +616,21 @@ class Bench:
             job = (lambda root: parallel_read([f"{root}/{k}" for k in shuffled]))
             rows.append((f"loader: 16 workers, shuffled {len(loader)} x 100 KiB", loader, job,
                          d["loader_inputs"], ["--download", "all"]))
-        for workload, keys, fn, inputs, download in rows:
+        if "torch" in self.rows and have_torch():
+            job = (lambda root: torch_loader([f"{root}/{k}" for k in loader]))
+            rows.append((f"PyTorch DataLoader: 8 workers, shuffled {len(loader)} x 100 KiB",
+                         loader, job, d["loader_inputs"], ["--download", "all"]))
+        for n, (workload, keys, fn, inputs, download) in enumerate(rows):  # a cache each
             if first:
                 self.add(workload, "local disk", proto, lambda: fn(self.local))
             self.add(workload, "aria2c -j16 first", proto,
                      lambda: download_first(store, proto, keys, self.work, fn))
             with Mount("datumfs", self.datumfs, store, proto, inputs[proto], self.work,
-                       "job") as m:
+                       f"job{n}") as m:
                 self.add(workload, "datumfs", proto, lambda: fn(m.point), m.daemon_pids)
             if download:
                 with Mount("datumfs", self.datumfs, store, proto, inputs[proto], self.work,
-                           "job-dl", args=download) as m:
+                           f"job{n}-dl", args=download) as m:
                     self.add(workload, "datumfs --download", proto, lambda: fn(m.point),
                              m.daemon_pids)
 

@@ -2,7 +2,6 @@
 dataset versions share datums; limits hold; an unusable cache only costs speed."""
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import random
