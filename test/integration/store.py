@@ -20,22 +20,23 @@ SECRET = "datumfs-test-secret"
 LOG_FORMAT = ('$request_method $uri $status $body_bytes_sent "$http_range" $connection '
               '$msec $request_time $ssl_protocol $ssl_session_reused $server_protocol')
 
-CONF = """
-daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
+def nginx_conf(directory, http, workers=1, log_level="warn", connections=512):
+    """A whole nginx.conf for an nginx of a test's own: root, in the foreground, its pid file,
+    error log and temporary files under `directory` (the defaults are system paths); `http`:
+    the lines of its http {} block."""
+    d = directory
+    return (f"daemon off;\nmaster_process on;\nworker_processes {workers};\nuser root;\n"
+            f"pid {d}/nginx.pid;\nerror_log {d}/error.log {log_level};\n"
+            f"events {{ worker_connections {connections}; }}\n"
+            f"http {{\n  client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;\n"
+            f"  fastcgi_temp_path {d}/tmp/fastcgi; uwsgi_temp_path {d}/tmp/uwsgi;\n"
+            f"  scgi_temp_path {d}/tmp/scgi;\n{http}\n}}\n")
+
+
+# The store's http {} block.
+HTTP = """
   log_format store '{log_format}';
   access_log {dir}/access.log store;
-  client_body_temp_path {dir}/tmp/body;
-  proxy_temp_path {dir}/tmp/proxy;
-  fastcgi_temp_path {dir}/tmp/fastcgi;
-  uwsgi_temp_path {dir}/tmp/uwsgi;
-  scgi_temp_path {dir}/tmp/scgi;
   keepalive_requests 100000;
   {keepalive}
   server {{
@@ -62,7 +63,6 @@ http {{
       root {dir}/root;
     }}
   }}
-}}
 """
 
 
@@ -134,16 +134,16 @@ class Store:
     def write_conf(self):
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(CONF.format(dir=self.dir, port=self.port, secret=self.secret,
-                                log_format=LOG_FORMAT, limit=self.limit,
-                                keepalive=self.keepalive,
-                                ssl=(" ssl" if self.tls else "") +
-                                    (" http2" if self.http2 else ""),
-                                certificate=(f"ssl_certificate {self.tls[0]}; "
-                                             f"ssl_certificate_key {self.tls[1]}; "
-                                             "ssl_protocols TLSv1.2 TLSv1.3; "
-                                             "ssl_session_cache shared:SSL:1m;"
-                                             if self.tls else "")))
+            certificate = ""
+            if self.tls:
+                certificate = (f"ssl_certificate {self.tls[0]}; "
+                               f"ssl_certificate_key {self.tls[1]}; "
+                               "ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:1m;")
+            http = HTTP.format(dir=self.dir, port=self.port, secret=self.secret,
+                               log_format=LOG_FORMAT, limit=self.limit, keepalive=self.keepalive,
+                               ssl=(" ssl" if self.tls else "") + (" http2" if self.http2 else ""),
+                               certificate=certificate)
+            f.write(nginx_conf(self.dir, http))
         return conf
 
     def change_secret(self, secret, limit=10):

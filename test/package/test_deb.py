@@ -66,7 +66,10 @@ def test_the_package_has_binary_man_page_unit_and_example(installed):
     listing = run("dpkg-deb", "-c", str(installed)).stdout
     for path in ["./usr/bin/datumfs", "./usr/bin/datumfs-entrypoint",
                  "./usr/share/man/man1/datumfs.1.gz", "./lib/systemd/system/datumfs@.service",
-                 "./usr/share/doc/datumfs/examples/datumfs.conf.example"]:
+                 "./usr/share/doc/datumfs/examples/datumfs.conf.example",
+                 "./usr/share/datumfs/site-cache/datumfs-site-cache.conf",
+                 "./usr/share/datumfs/site-cache/origins.map",
+                 "./usr/share/datumfs/site-cache/clients.conf"]:
         assert re.search(rf" {re.escape(path)}$", listing, re.M), path
     assert "fuse3" in run("dpkg-deb", "-f", str(installed), "Depends").stdout
     assert run("/usr/bin/datumfs", "--version").stdout.strip() == f"datumfs {version()}"
