@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "datumfs/status.h"
 
@@ -48,6 +49,11 @@ struct FetchOptions {
   int background_transfers = 12;
   int background_when_busy = 2;
   std::chrono::milliseconds busy_linger{1000};
+  // Site cache nodes (nginx with packaging/site-cache/, doc/site-cache.md), as base URLs
+  // ("http://10.0.0.5:8380"). A request with a site_key goes to the node its key hashes to, with
+  // the signed URL in X-Datumfs-Url; an attempt through a node that fails rests the node
+  // (1 s, doubling to 60 s) and goes to the store directly. Empty: none.
+  std::vector<std::string> site_caches;
 };
 
 struct RangeRequest {
@@ -65,6 +71,9 @@ struct RangeRequest {
   std::function<void(uint64_t offset, std::string_view bytes)> sink;
   // For a bulk reader: started only when the job's own requests leave room (FetchOptions).
   bool background = false;
+  // The object's key at a site cache (its block cache key: a datum id); empty: straight to the
+  // store always.
+  std::string site_key;
 
   bool IsWholeObject() const { return offset == 0 && length == object_size; }
 };
@@ -87,6 +96,7 @@ enum class FetchOutcome {
 struct FetchResult {
   FetchOutcome outcome = FetchOutcome::kOk;
   Status status;
+  uint64_t site_cache_bytes = 0;  // of a success's body: bytes received through a site cache
   bool ok() const { return outcome == FetchOutcome::kOk; }
   // An ended request's result: its status carries the errno the outcome stands for (EACCES,
   // ESTALE, ENOTSUP, EPROTO, ECANCELED, EIO) and `why`; kOk gives an ok status.
@@ -97,12 +107,20 @@ struct FetchResult {
 // cannot start). On success `body` holds exactly request.length bytes (none with a sink).
 using FetchDone = std::function<void(const FetchResult& result, std::string&& body)>;
 
+struct SiteCacheCounters {
+  std::string node;       // its base URL
+  uint64_t requests = 0;  // attempts sent through it
+  uint64_t bytes = 0;     // body bytes they received (counted in FetchCounters::bytes too)
+  uint64_t errors = 0;    // attempts that failed by its fault (each rests it; the store then)
+};
+
 struct FetchCounters {
   uint64_t requests = 0;
   uint64_t bytes = 0;  // body bytes received
   uint64_t errors = 0;
   uint64_t retries = 0;
   uint64_t tls_errors = 0;  // transfers failed by a TLS problem trying again cannot fix
+  std::vector<SiteCacheCounters> site_caches;  // one per FetchOptions::site_caches node
 };
 
 class Fetcher {

@@ -9,10 +9,19 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "datumfs/status.h"
 
 namespace datumfs {
+
+// One site cache node's share of the transfers (mount --site-cache).
+struct SiteCacheStats {
+  std::string node;       // its base URL
+  uint64_t requests = 0;  // attempts sent through it
+  uint64_t bytes = 0;     // body bytes received through it (part of bytes_fetched)
+  uint64_t errors = 0;    // attempts failed by its fault (then the store directly)
+};
 
 struct StatsSnapshot {
   std::string version;
@@ -45,7 +54,12 @@ struct StatsSnapshot {
   uint64_t evicted_bytes = 0;
   uint64_t corrupt_extents = 0;
   uint64_t cache_bytes = 0;  // what the cache holds now, for every mount
+  // Not in Metrics(): one entry per node, labelled with it.
+  std::vector<SiteCacheStats> site_caches;
 };
+
+// The share of bytes_fetched that came through site cache nodes, 0 to 1.
+double SiteCacheShare(const StatsSnapshot& stats);
 
 enum class MetricKind { kCounter, kGauge };
 enum class MetricUnit { kCount, kBytes, kSeconds };
@@ -61,12 +75,13 @@ struct MetricInfo {
 
 std::span<const MetricInfo> Metrics();
 
-// {"version": ..., "mountpoint": ..., "<json_key>": N, ...}
+// {"version": ..., "mountpoint": ..., "<json_key>": N, ..., "site_caches": {"<node>":
+// {"requests": N, "bytes": N, "errors": N}, ...}, "site_cache_share": 0.93}
 std::string StatsToJson(const StatsSnapshot& stats);
 // Unknown keys are ignored (a newer daemon may send more); a missing metric is an error.
 Result<StatsSnapshot> StatsFromJson(std::string_view json);
 // Text exposition format 0.0.4: # HELP, # TYPE and one sample per metric, labelled with the
-// mountpoint.
+// mountpoint (and the node, for datumfs_site_cache_*).
 std::string StatsToPrometheus(const StatsSnapshot& stats);
 // Aligned "label  value" lines for a person; sizes in SI units (kB, MB, GB). With `previous`
 // (one `interval_seconds` earlier), counters that moved also show their rate.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -86,6 +87,9 @@ StatsSnapshot Snapshot(const std::string& mountpoint, std::chrono::steady_clock:
   s.fetch_errors = f.errors;
   s.retries = f.retries;
   s.tls_errors = f.tls_errors;
+  for (const SiteCacheCounters& node : f.site_caches) {
+    s.site_caches.push_back(SiteCacheStats{node.node, node.requests, node.bytes, node.errors});
+  }
   s.url_refreshes = refresher.refreshes();
   if (cache) {
     CacheCounters c = cache->counters();
@@ -112,6 +116,7 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
   std::unique_ptr<BlockCache> cache = cache_options ? OpenCache(*cache_options) : nullptr;
   FetchOptions fetch_options;
   fetch_options.tls = tls;
+  fetch_options.site_caches = args.site_caches;
   fetch_options.stall_time =
       std::chrono::seconds(std::max<int64_t>(1, static_cast<int64_t>(args.stall_timeout_seconds)));
   Result<std::unique_ptr<Fetcher>> fetcher = Fetcher::Create(fetch_options);
@@ -172,6 +177,25 @@ int Serve(const MountArgs& args, const std::optional<CacheOptions>& cache_option
   }
   spdlog::info("{}: unmounted", args.mountpoint);
   return kExitOk;
+}
+
+// The nodes of --site-cache, each http(s)://HOST[:PORT] (a trailing "/" dropped), without
+// duplicates.
+Result<std::vector<std::string>> ParseSiteCaches(const std::vector<std::string>& given) {
+  std::vector<std::string> nodes;
+  for (std::string url : given) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    const size_t scheme = url.find("://");
+    const std::string name = scheme == std::string::npos ? "" : url.substr(0, scheme);
+    const std::string rest = scheme == std::string::npos ? "" : url.substr(scheme + 3);
+    if ((name != "http" && name != "https") || rest.empty() ||
+        rest.find_first_of("/?#@ ") != std::string::npos) {
+      return Status::Errno(EINVAL, "--site-cache",
+                           "'" + url + "' is not a site cache node: give http(s)://HOST[:PORT]");
+    }
+    if (std::find(nodes.begin(), nodes.end(), url) == nodes.end()) nodes.push_back(url);
+  }
+  return nodes;
 }
 
 // Every long option (and MOUNTPOINT) can also come from the environment, for a systemd
@@ -236,6 +260,11 @@ CLI::App* AddMountCommand(CLI::App& app, MountArgs& a) {
   cmd->add_option("--ca-file", a.ca_file,
                   "trust the CA certificates in this PEM file (private stores, site caches) "
                   "instead of the system's");
+  cmd->add_option("--site-cache", a.site_caches,
+                  "URL[,URL...]: read through these site cache nodes (nginx with "
+                  "packaging/site-cache/; doc/site-cache.md), the store directly when they fail")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_option("mountpoint", a.mountpoint, "where to mount")->capture_default_str();
   SetEnvironmentNames(*cmd);
   return cmd;
@@ -255,6 +284,8 @@ int RunMount(const MountArgs& args) {
   if (!api) return Fail(kExitBadInput, api.error().message());
   Result<TlsOptions> tls = ResolveTls(args.ca_file);
   if (!tls) return Fail(kExitUsage, tls.error().message());
+  Result<std::vector<std::string>> site_caches = ParseSiteCaches(args.site_caches);
+  if (!site_caches) return Fail(kExitUsage, site_caches.error().message());
 
   std::optional<CacheOptions> cache = cache_options.value();
   if (Status usable = BlockCache::Prepare(*cache); !usable.ok()) {
@@ -294,7 +325,9 @@ int RunMount(const MountArgs& args) {
     if (notify_fd < 0) return Fail(kExitFailure, ErrnoStatus("fork", errno).message());
     if (args.log_file.empty()) LogToSyslog(args.log_level);
   }
-  return Serve(args, cache, api.value(), tls.value(), tree.value(), download,
+  MountArgs serving = args;
+  serving.site_caches = std::move(site_caches).value();
+  return Serve(serving, cache, api.value(), tls.value(), tree.value(), download,
                std::move(mount.value()), notify_fd);
 }
 

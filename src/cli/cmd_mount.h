@@ -30,6 +30,7 @@ struct MountArgs {
   std::string log_level = "info";
   std::string log_file;  // empty: stderr with -f, otherwise syslog
   std::string ca_file;   // empty: CURL_CA_BUNDLE, SSL_CERT_FILE or the system bundle
+  std::vector<std::string> site_caches;  // site cache nodes' base URLs (doc/site-cache.md)
 };
 
 // Adds the `mount` subcommand to `app`, filling `args` when parsed.

@@ -22,6 +22,7 @@ const std::map<std::string, std::string>& ValueOptions() {
       {"ca_file", "--ca-file"},
       {"walk_ahead", "--walk-ahead"},
       {"download", "--download"},
+      {"site_cache", "--site-cache"},  // once a node: commas separate mount options
   };
   return options;
 }

@@ -10,23 +10,24 @@
 // deadline. Waiting transfers sit in a time-ordered queue on the loop's thread. What happens
 // inside one transfer (callbacks, judging an attempt) is in transfer.cc.
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "base/mutex.h"
 #include "datumfs/fetch.h"
 #include "datumfs/redact.h"
 #include "fetch/classify.h"
 #include "fetch/retry.h"
+#include "fetch/site_cache_nodes.h"
 #include "fetch/transfer.h"
 
 namespace datumfs {
@@ -54,6 +55,10 @@ class CurlFetcher final : public Fetcher {
   void Finish(CURL* easy, CURLcode result);
   // What the ended attempt means: Transfer::Judge, and the object's ETag kept consistent.
   FetchError Judge(Transfer& t, CURLcode result);
+  // Whether a failed attempt through a site cache node may be the node's fault.
+  static bool IsNodeFault(FetchError error);
+  // After such a failure: rests the node and starts the rest of the request at the store.
+  void Bypass(std::unique_ptr<Transfer> t);
   // Schedules another attempt after a backoff, or fails the transfer.
   void Retry(std::unique_ptr<Transfer> t, FetchError error);
   void Fail(std::unique_ptr<Transfer> t, FetchError error);
@@ -78,12 +83,21 @@ class CurlFetcher final : public Fetcher {
   Clock::time_point busy_until_{};  // fetch thread only: background yields until then
   std::mt19937_64 random_{std::random_device{}()};            // fetch thread only
   std::set<std::string> reported_;  // fetch thread only: TLS and proxy problems logged so far
+  std::optional<SiteCacheNodes> nodes_;  // fetch thread only; none without site caches
   std::atomic<uint64_t> requests_{0}, bytes_{0}, errors_{0}, retries_{0}, tls_errors_{0};
+  struct NodeCounters {
+    std::atomic<uint64_t> requests{0}, bytes{0}, errors{0};
+  };
+  std::vector<NodeCounters> node_counters_;  // by node: sized once, by the constructor
   std::thread thread_;  // last: starts after everything above exists
 };
 
 CurlFetcher::CurlFetcher(const FetchOptions& options)
-    : options_(options), share_(curl_share_init()), multi_(curl_multi_init()) {
+    : options_(options),
+      share_(curl_share_init()),
+      multi_(curl_multi_init()),
+      node_counters_(options.site_caches.size()) {
+  if (!options_.site_caches.empty()) nodes_.emplace(options_.site_caches);
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
@@ -120,8 +134,14 @@ void CurlFetcher::Submit(RangeRequest request, FetchDone done) {
 }
 
 FetchCounters CurlFetcher::counters() const {
-  return FetchCounters{requests_.load(), bytes_.load(), errors_.load(), retries_.load(),
-                       tls_errors_.load()};
+  FetchCounters c{requests_.load(), bytes_.load(),      errors_.load(),
+                  retries_.load(),  tls_errors_.load(), {}};
+  for (size_t n = 0; n < node_counters_.size(); ++n) {
+    const NodeCounters& node = node_counters_[n];
+    c.site_caches.push_back(SiteCacheCounters{options_.site_caches[n], node.requests.load(),
+                                              node.bytes.load(), node.errors.load()});
+  }
+  return c;
 }
 
 bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
@@ -136,7 +156,16 @@ bool CurlFetcher::Start(std::unique_ptr<Transfer> t) {
   if (auto it = etags_.find(ObjectIdentity(t->request.url)); it != etags_.end()) {
     if_match = it->second;
   }
-  CURL* easy = t->NewAttempt(options_, share_, left, if_match);
+  std::string via;  // a site cache node, while the request has not seen one fail
+  t->node = -1;
+  if (nodes_ && !t->direct && !t->request.site_key.empty()) {
+    if (std::optional<size_t> node = nodes_->Pick(t->request.site_key, Clock::now())) {
+      t->node = static_cast<int>(*node);
+      via = nodes_->url(*node);
+      ++node_counters_[*node].requests;
+    }
+  }
+  CURL* easy = t->NewAttempt(options_, share_, left, if_match, via);
   curl_multi_add_handle(multi_, easy);
   running_.insert(easy);
   ++requests_;
@@ -211,13 +240,48 @@ void CurlFetcher::Finish(CURL* easy, CURLcode result) {
   }
   t->EndAttempt(result, options_.tls);
   bytes_ += t->received - t->attempt_start;
+  if (t->node >= 0) {
+    node_counters_[static_cast<size_t>(t->node)].bytes += t->received - t->attempt_start;
+  }
   FetchError error = Judge(*t, result);
   if (error == FetchError::kNone) {
-    t->done(FetchResult{}, std::move(t->body));
+    if (t->node >= 0) {
+      nodes_->Succeeded(static_cast<size_t>(t->node));
+      t->site_cache_bytes += t->received - t->attempt_start;
+    }
+    FetchResult ok;
+    ok.site_cache_bytes = t->site_cache_bytes;
+    t->done(ok, std::move(t->body));
     return;
   }
   t->KeepIntactBytes(error);
+  if (t->received == 0) t->site_cache_bytes = 0;  // nothing kept: the bytes will come again
+  if (t->node >= 0) t->site_cache_bytes += t->received - t->attempt_start;
+  if (t->node >= 0 && IsNodeFault(error)) return Bypass(std::move(t));
   Retry(std::move(t), error);
+}
+
+bool CurlFetcher::IsNodeFault(FetchError error) {
+  // A refused URL (403) or a missing object (404, 410) is the store's own answer, passed on by
+  // the cache: the store would say the same. The rest may be the node's doing.
+  return error != FetchError::kRefused && error != FetchError::kMissing &&
+         error != FetchError::kTimedOut && error != FetchError::kCancelled &&
+         error != FetchError::kBadUrl;
+}
+
+void CurlFetcher::Bypass(std::unique_ptr<Transfer> t) {
+  const size_t node = static_cast<size_t>(t->node);
+  ++node_counters_[node].errors;
+  // Logged when the node goes from serving to resting, not for every request it had.
+  if (!nodes_->resting(node, Clock::now())) {
+    spdlog::warn("site cache {}: {}; reading from the store directly for a while",
+                 nodes_->url(node), t->last_error);
+  }
+  nodes_->Failed(node, Clock::now());
+  t->direct = true;
+  if (t->received > t->attempt_start) t->prefix_etag = t->head.etag;  // the response kept from
+  t->attempt_start = t->received;
+  Start(std::move(t));  // at once: the store has not failed yet
 }
 
 void CurlFetcher::Retry(std::unique_ptr<Transfer> t, FetchError error) {

@@ -109,7 +109,8 @@ RangeRequest Transfer::Remaining() const {
 }
 
 CURL* Transfer::NewAttempt(const FetchOptions& options, CURLSH* share,
-                           std::chrono::milliseconds left, const std::string& if_match) {
+                           std::chrono::milliseconds left, const std::string& if_match,
+                           const std::string& via) {
   easy = curl_easy_init();
   RangeRequest r = Remaining();
   head = ReceivedHead();
@@ -117,7 +118,8 @@ CURL* Transfer::NewAttempt(const FetchOptions& options, CURLSH* share,
   skip = 0;
   last_progress = Clock::now();
   std::string range = std::to_string(r.offset) + "-" + std::to_string(r.offset + r.length - 1);
-  curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str());
+  const std::string url = via.empty() ? r.url : via + "/" + r.site_key;
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_RANGE, range.c_str());  // copied by libcurl
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
@@ -146,6 +148,7 @@ CURL* Transfer::NewAttempt(const FetchOptions& options, CURLSH* share,
   curl_slist_free_all(headers);
   headers = nullptr;
   if (!if_match.empty()) headers = curl_slist_append(headers, ("If-Match: " + if_match).c_str());
+  if (!via.empty()) headers = curl_slist_append(headers, ("X-Datumfs-Url: " + r.url).c_str());
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   if (!request.sink) ReservePrefaulted(body, request.length);
   return easy;

@@ -45,6 +45,12 @@ struct Transfer {
   // must continue that same response, never splice another version onto it.
   std::string prefix_etag;
 
+  // Through which site cache node this attempt goes (-1: the store itself), and whether a node
+  // failed this request already (then the store, for the rest of it).
+  int node = -1;
+  bool direct = false;
+  uint64_t site_cache_bytes = 0;  // received through nodes, over all attempts
+
   // This attempt.
   CURL* easy = nullptr;
   ReceivedHead head;            // read when the body starts, or at the end if none came
@@ -76,9 +82,10 @@ struct Transfer {
   RangeRequest Remaining() const;
 
   // Starts a new attempt: a new easy handle for the range still missing, with `if_match` (if
-  // not empty), at most `left` to run. Owned by the transfer until EndAttempt.
+  // not empty), at most `left` to run. Owned by the transfer until EndAttempt. With `via` (a
+  // site cache node's base URL), to via/<site_key> with the signed URL in X-Datumfs-Url.
   CURL* NewAttempt(const FetchOptions& options, CURLSH* share, std::chrono::milliseconds left,
-                   const std::string& if_match);
+                   const std::string& if_match, const std::string& via = "");
   // Reads what the ended attempt's response said and, if it failed (`result`), what the words
   // of a TLS or proxy problem need; then cleans up its handle.
   void EndAttempt(CURLcode result, const TlsOptions& tls);

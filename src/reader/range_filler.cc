@@ -153,7 +153,9 @@ void RangeFiller::FetchParts(const std::shared_ptr<FillState>& fill) {
 void RangeFiller::FetchPart(const std::shared_ptr<FillState>& fill, ByteRange part) {
   store_.Fetch(StorePart{fill->file, part, fill->deadline},
                [this, fill, part](const FetchResult& result, std::string&& body) {
-                 if (result.ok() && fetched_) fetched_(fill->file->node_, part.length);
+                 if (result.ok() && fetched_) {
+                   fetched_(fill->file->node_, part.length, result.site_cache_bytes);
+                 }
                  PartDone(fill, part, result, std::move(body));
                });
 }

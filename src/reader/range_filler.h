@@ -37,8 +37,9 @@ class RangeFiller {
   using CompleteFn = std::function<void(const std::shared_ptr<OpenFile>& file,
                                         const std::shared_ptr<Range>& range,
                                         const FetchResult& result, std::string&& bytes)>;
-  // Told how many bytes of a file came from the store.
-  using FetchedFn = std::function<void(NodeId node, uint64_t bytes)>;
+  // Told how many bytes of a file came from the store, and how many of them through a site
+  // cache.
+  using FetchedFn = std::function<void(NodeId node, uint64_t bytes, uint64_t site_cache_bytes)>;
 
   // `cache` and `writer` are null without a cache. All of them outlive this.
   RangeFiller(BlockCache* cache, CacheWriter* writer, StoreFetcher& store,

@@ -33,10 +33,11 @@ ReadPath::ReadPath(const Tree& tree, Fetcher& fetcher, BlockCache* cache, UrlRef
   filler_ = std::make_unique<RangeFiller>(
       cache_, writer_.get(), *store_, options_.read_timeout,
       [this](const std::shared_ptr<OpenFile>& file, const std::shared_ptr<Range>& range,
-             const FetchResult& result, std::string&& bytes) {
-        Complete(file, range, result, std::move(bytes));
-      },
-      [this](NodeId node, uint64_t bytes) { through_.NoteFetched(node, bytes); });
+             const FetchResult& result,
+             std::string&& bytes) { Complete(file, range, result, std::move(bytes)); },
+      [this](NodeId node, uint64_t bytes, uint64_t site_cache_bytes) {
+        through_.NoteFetched(node, bytes, site_cache_bytes);
+      });
   if (cache_) loader_ = std::make_unique<SerialQueue>();
   if (options_.walk_ahead_files > 0) {
     WalkOptions walk;

@@ -36,10 +36,12 @@ bool ReadThroughLog::NoteRead(NodeId node, uint64_t size, uint64_t offset, uint6
   return through;
 }
 
-void ReadThroughLog::NoteFetched(NodeId node, uint64_t bytes) {
+void ReadThroughLog::NoteFetched(NodeId node, uint64_t bytes, uint64_t site_cache_bytes) {
   MutexLock lock(&mu_);
   auto it = followed_.find(node);
-  if (it != followed_.end()) it->second->fetched_bytes += bytes;
+  if (it == followed_.end()) return;
+  it->second->fetched_bytes += bytes;
+  it->second->site_cache_bytes += site_cache_bytes;
 }
 
 std::optional<ReadThroughLog::Through> ReadThroughLog::Finish(NodeId node) {
@@ -54,18 +56,24 @@ std::optional<ReadThroughLog::Through> ReadThroughLog::Finish(NodeId node) {
   }
   ++files_read_;
   return Through{file->fetched_bytes,
-                 std::chrono::duration<double>(Clock::now() - file->first_read).count()};
+                 std::chrono::duration<double>(Clock::now() - file->first_read).count(),
+                 file->site_cache_bytes};
 }
 
 std::string ReadThroughLog::Line(const std::string& name, uint64_t size, const Through& t) {
   if (t.fetched_bytes == 0) {
     return fmt::format("{}: cached {} in {:.1f} s", name, HumanBytes(size), t.seconds);
   }
-  if (t.fetched_bytes < size) {
-    return fmt::format("{}: fetched {} in {:.1f} s ({} cached)", name,
-                       HumanBytes(t.fetched_bytes), t.seconds, HumanBytes(size - t.fetched_bytes));
+  std::string line =
+      fmt::format("{}: fetched {} in {:.1f} s", name, HumanBytes(t.fetched_bytes), t.seconds);
+  if (t.site_cache_bytes >= t.fetched_bytes) {
+    line += " via site cache";
+  } else if (t.site_cache_bytes > 0) {
+    line += fmt::format(" ({} via site cache)", HumanBytes(t.site_cache_bytes));
   }
-  return fmt::format("{}: fetched {} in {:.1f} s", name, HumanBytes(t.fetched_bytes), t.seconds);
+  if (t.fetched_bytes < size)
+    line += fmt::format(" ({} cached)", HumanBytes(size - t.fetched_bytes));
+  return line;
 }
 
 }  // namespace datumfs

@@ -32,12 +32,14 @@ class ReadThroughLog {
   // Records a read of [offset, offset + length) of a file of `size` bytes. True exactly once
   // per file: for the read after which every byte has been read.
   bool NoteRead(NodeId node, uint64_t size, uint64_t offset, uint64_t length) EXCLUDES(mu_);
-  // Bytes of the file fetched from the store (the rest came from the cache).
-  void NoteFetched(NodeId node, uint64_t bytes) EXCLUDES(mu_);
+  // Bytes of the file fetched from the store (the rest came from the cache), and how many of
+  // them through a site cache.
+  void NoteFetched(NodeId node, uint64_t bytes, uint64_t site_cache_bytes = 0) EXCLUDES(mu_);
 
   struct Through {
     uint64_t fetched_bytes;
     double seconds;  // since its first read
+    uint64_t site_cache_bytes = 0;  // of fetched_bytes
   };
   // After NoteRead said true: what is known of the file, which is then forgotten (nothing if it
   // was forgotten already). Counts it in files_read().
@@ -53,6 +55,7 @@ class ReadThroughLog {
     Coverage coverage;
     Clock::time_point first_read = Clock::now();
     uint64_t fetched_bytes = 0;
+    uint64_t site_cache_bytes = 0;
   };
   void MakeRoom() REQUIRES(mu_);
 

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "datumfs/cache.h"
 #include "reader/object_stream.h"
 #include "reader/open_file.h"
 
@@ -40,6 +41,8 @@ RangeRequest StoreFetcher::RequestFor(const StorePart& part, const std::string& 
   request.object_size = tree_.size(part.file->node_);
   request.deadline = part.deadline;
   request.background = part.file->bulk_;
+  RemoteFileInfo info = tree_.remote(part.file->node_);
+  request.site_key = BlockCache::KeyFor(info.datum_id, info.url, request.object_size);
   return request;
 }
 

@@ -106,6 +106,63 @@ std::string FormatValue(uint64_t v, MetricUnit unit) {
   return std::to_string(v);
 }
 
+// The per-node counters, for JSON, Prometheus and the table alike.
+struct NodeMetric {
+  const char* json_key;
+  const char* prometheus_name;
+  MetricUnit unit;
+  const char* help;
+  uint64_t SiteCacheStats::*field;
+};
+constexpr NodeMetric kNodeMetrics[] = {
+    {"requests", "datumfs_site_cache_requests_total", U::kCount,
+     "HTTP requests sent through a site cache node.", &SiteCacheStats::requests},
+    {"bytes", "datumfs_site_cache_bytes_total", U::kBytes,
+     "Body bytes received through a site cache node (part of datumfs_fetched_bytes_total).",
+     &SiteCacheStats::bytes},
+    {"errors", "datumfs_site_cache_errors_total", U::kCount,
+     "Requests through a site cache node that failed by its fault (then sent to the store).",
+     &SiteCacheStats::errors},
+};
+
+void WriteSiteCaches(const StatsSnapshot& stats, rapidjson::Writer<rapidjson::StringBuffer>& w) {
+  w.Key("site_caches");
+  w.StartObject();
+  for (const SiteCacheStats& node : stats.site_caches) {
+    w.Key(node.node.c_str(), static_cast<rapidjson::SizeType>(node.node.size()));
+    w.StartObject();
+    for (const NodeMetric& m : kNodeMetrics) {
+      w.Key(m.json_key);
+      w.Uint64(node.*m.field);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("site_cache_share");
+  w.Double(SiteCacheShare(stats));
+}
+
+// Absent (a daemon from before site caches) is no error; present, it must be well formed.
+Status ReadSiteCaches(const rapidjson::Document& doc, StatsSnapshot& stats) {
+  if (!doc.HasMember("site_caches")) return Status();
+  const rapidjson::Value& nodes = doc["site_caches"];
+  if (!nodes.IsObject()) return Status::Errno(EINVAL, "stats", "\"site_caches\" is no object");
+  for (auto it = nodes.MemberBegin(); it != nodes.MemberEnd(); ++it) {
+    SiteCacheStats node;
+    node.node = it->name.GetString();
+    for (const NodeMetric& m : kNodeMetrics) {
+      if (!it->value.IsObject() || !it->value.HasMember(m.json_key) ||
+          !it->value[m.json_key].IsUint64()) {
+        return Status::Errno(EINVAL, "stats",
+                             "site cache " + node.node + ": no counter \"" + m.json_key + "\"");
+      }
+      node.*m.field = it->value[m.json_key].GetUint64();
+    }
+    stats.site_caches.push_back(std::move(node));
+  }
+  return Status();
+}
+
 std::string FormatRate(uint64_t delta, MetricUnit unit, double seconds) {
   double per_second = static_cast<double>(delta) / std::max(seconds, 1e-3);
   if (unit == U::kBytes) return HumanBytes(static_cast<uint64_t>(per_second)) + "/s";
@@ -117,6 +174,13 @@ std::string FormatRate(uint64_t delta, MetricUnit unit, double seconds) {
 }  // namespace
 
 std::span<const MetricInfo> Metrics() { return kMetrics; }
+
+double SiteCacheShare(const StatsSnapshot& stats) {
+  uint64_t through = 0;
+  for (const SiteCacheStats& node : stats.site_caches) through += node.bytes;
+  if (stats.bytes_fetched == 0) return 0;
+  return std::min(1.0, static_cast<double>(through) / static_cast<double>(stats.bytes_fetched));
+}
 
 std::string StatsToJson(const StatsSnapshot& stats) {
   rapidjson::StringBuffer out;
@@ -130,6 +194,7 @@ std::string StatsToJson(const StatsSnapshot& stats) {
     w.Key(m.json_key);
     w.Uint64(stats.*m.field);
   }
+  WriteSiteCaches(stats, w);
   w.EndObject();
   return std::string(out.GetString(), out.GetSize());
 }
@@ -154,6 +219,7 @@ Result<StatsSnapshot> StatsFromJson(std::string_view json) {
     }
     stats.*m.field = doc[m.json_key].GetUint64();
   }
+  if (Status nodes = ReadSiteCaches(doc, stats); !nodes.ok()) return nodes;
   return stats;
 }
 
@@ -170,6 +236,15 @@ std::string StatsToPrometheus(const StatsSnapshot& stats) {
            (m.kind == K::kCounter ? "counter" : "gauge") + "\n";
     out += m.prometheus_name + labels + " " + std::to_string(stats.*m.field) + "\n";
   }
+  if (stats.site_caches.empty()) return out;
+  for (const NodeMetric& m : kNodeMetrics) {
+    out += std::string("# HELP ") + m.prometheus_name + " " + m.help + "\n";
+    out += std::string("# TYPE ") + m.prometheus_name + " counter\n";
+    for (const SiteCacheStats& node : stats.site_caches) {
+      out += std::string(m.prometheus_name) + "{mountpoint=\"" + LabelValue(stats.mountpoint) +
+             "\",node=\"" + LabelValue(node.node) + "\"} " + std::to_string(node.*m.field) + "\n";
+    }
+  }
   return out;
 }
 
@@ -185,7 +260,18 @@ std::string StatsToTable(const StatsSnapshot& stats, const StatsSnapshot* previo
     std::snprintf(line, sizeof line, "  %-20s %s\n", m.json_key, value.c_str());
     out += line;
   }
-  return out;
+  if (stats.site_caches.empty()) return out;
+  for (const SiteCacheStats& node : stats.site_caches) {
+    out += "  site cache " + node.node + ":";
+    for (const NodeMetric& m : kNodeMetrics) {
+      out += std::string(" ") + m.json_key + " " + FormatValue(node.*m.field, m.unit);
+    }
+    out += "\n";
+  }
+  char share[64];
+  std::snprintf(share, sizeof share, "  %-20s %.1f %%\n", "site_cache_share",
+                100 * SiteCacheShare(stats));
+  return out + share;
 }
 
 }  // namespace datumfs

@@ -161,7 +161,8 @@ class FaultProxy:
 
     def upstream(self, method, path, headers):
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
-        fwd = {k: v for k, v in headers.items() if k in ("range", "if-match", "user-agent")}
+        fwd = {k: v for k, v in headers.items() if k in ("range", "if-match", "user-agent",
+                                                            "x-datumfs-url")}
         conn.request(method, path, headers=fwd)
         r = conn.getresponse()
         body = r.read()

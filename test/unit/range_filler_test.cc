@@ -55,7 +55,7 @@ struct Fixture {
           MutexLock file_lock(&open->mu_);  // as ReadPath::Complete publishes them
           if (result.ok()) (void)open->Publish(range, std::move(bytes));
         },
-        [this](NodeId, uint64_t bytes) { fetched += bytes; });
+        [this](NodeId, uint64_t bytes, uint64_t) { fetched += bytes; });
   }
   ~Fixture() {
     filler->Stop();

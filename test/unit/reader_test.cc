@@ -341,6 +341,22 @@ TEST_SUITE("read-through log") {
     CHECK(ReadThroughLog::Line("/m/a", 2000, {500, 1.0}) ==
           "/m/a: fetched 500 B in 1.0 s (1.5 kB cached)");
   }
+
+  TEST_CASE("the line says via site cache where bytes came through one") {
+    CHECK(ReadThroughLog::Line("/m/a", 2000, {2000, 0.25, 2000}) ==
+          "/m/a: fetched 2.0 kB in 0.2 s via site cache");
+    CHECK(ReadThroughLog::Line("/m/a", 2000, {1500, 1.0, 1000}) ==
+          "/m/a: fetched 1.5 kB in 1.0 s (1.0 kB via site cache) (500 B cached)");
+    ReadThroughLog log(2);
+    log.NoteRead(1, 3000, 0, 1000);
+    log.NoteFetched(1, 2000, 2000);
+    log.NoteFetched(1, 1000, 0);
+    CHECK(log.NoteRead(1, 3000, 1000, 2000));
+    std::optional<ReadThroughLog::Through> through = log.Finish(1);
+    REQUIRE(through);
+    CHECK(through->fetched_bytes == 3000);
+    CHECK(through->site_cache_bytes == 2000);
+  }
 }
 
 }  // namespace datumfs
