@@ -18,7 +18,9 @@ and closes it, for what the store sent (issue 14: at most 1.3 N + 2 MiB). Two wh
 16 workers reading a training set in a shuffled order; row torch: a PyTorch DataLoader with 8
 worker processes over it, shuffled, when python3-torch is installed) also run after "aria2c -j16 first":
 downloading every file, then reading locally, which is what a job does without datumfs; the
-loader also runs on a mount with --download all. Columns: seconds, bytes the store sent, requests, connections,
+loader also runs on a mount with --download all. Row sitecache (HTTP only): four "hosts" (mounts
+with caches of their own) read the first GiB of the big file at once, cold, straight from the
+store and then through one site cache node (nginx running packaging/site-cache/), side by side. Columns: seconds, bytes the store sent, requests, connections,
 amplification (bytes sent / bytes the program read), and CPU seconds per GiB read on the
 client (the tool's processes and the reading program) and on the store (nginx).
 
@@ -28,6 +30,7 @@ curl, libcurl and rclone then use). Listing several runs every selected row over
 run, so ratios compare like with like."""
 
 import argparse
+import collections
 import hashlib
 import importlib
 import os
@@ -44,6 +47,7 @@ import zipfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from tls import Certs  # noqa: E402  (the integration tests' openssl CA)
+from site_cache import SiteCache, log_entries  # noqa: E402  (the shipped site cache configuration)
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -51,7 +55,7 @@ NS = "dfbench"
 HOST_IP, NS_IP = "10.77.0.1", "10.77.0.2"
 PORTS = {"http": 8080, "https": 8443, "h2": 8444}
 ROWS = ("seq", "random", "stop", "find", "mid", "small", "sqlite", "zip", "tar", "loader",
-        "torch")
+        "torch", "sitecache")
 LOG_FORMAT = '$request_method $uri $status $body_bytes_sent $connection "$http_range"'
 RATE = 100_000_000  # bytes a second, each connection
 
@@ -467,6 +471,14 @@ def download_first(store, proto, keys, work, then):
     return then(dest)
 
 
+def read_prefix(path, size, chunk=1 * MiB):
+    n = 0
+    with open(path, "rb", buffering=0) as f:
+        while n < size and (b := f.read(min(chunk, size - n))):
+            n += len(b)
+    return n
+
+
 def parallel_read(paths, threads=16):
     import concurrent.futures
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
@@ -548,6 +560,8 @@ class Bench:
                 self.stop_early(proto)
             self.files(proto, first)
             self.jobs(proto, first)
+            if "sitecache" in self.rows and proto == "http":
+                self.site_cache(proto)
 
     def sequential(self, proto, first):
         d, store = self.d, self.store
@@ -633,6 +647,45 @@ class Bench:
                            f"job{n}-dl", args=download) as m:
                     self.add(workload, "datumfs --download", proto, lambda: fn(m.point),
                              m.daemon_pids)
+
+    def site_cache(self, proto):
+        """Four "hosts" (mounts with caches of their own) read the first GiB of the big file at
+        once, cold: straight from the store, then through one site cache node (nginx with the
+        shipped packaging/site-cache/ configuration, on this side of the link, its cache on
+        local disk, cold). Plain HTTP only: nginx 1.22 cannot verify a certificate for an IP
+        address, and the store is one."""
+        size = min(self.d["big"], GiB)
+        workload = f"{size // MiB} MiB cold, 4 hosts"
+        node = SiteCache(os.path.join(self.work, "site-cache"), origins=(f"{NS_IP} 1;",))
+        node.start()
+        try:
+            for name, args in (("datumfs direct", ()),
+                               ("datumfs site cache", ("--site-cache",
+                                                       f"http://127.0.0.1:{node.port}"))):
+                hosts = [Mount("datumfs", self.datumfs, self.store, proto,
+                               self.d["inputs"][proto], self.work,
+                               f"host{h}-{len(args)}", args) for h in range(4)]
+                for m in hosts:
+                    m.__enter__()
+                try:
+                    self.add(workload, name, proto, lambda: self.read_hosts(hosts, size),
+                             lambda: [p for m in hosts for p in m.daemon_pids()])
+                finally:
+                    for m in hosts:
+                        m.__exit__()
+            entries = log_entries(node.log())
+            statuses = collections.Counter((status, cached) for _, status, _, _, cached in entries)
+            print(f"{'':28} site cache node: {len(entries)} requests, "
+                  f"{sum(e[2] for e in entries) / MiB:.1f} MiB sent, by (status, cache): "
+                  f"{dict(statuses)}", flush=True)
+        finally:
+            node.stop()
+
+    @staticmethod
+    def read_hosts(hosts, size):
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
+            return sum(pool.map(lambda m: read_prefix(m.path("d/big.bin"), size), hosts))
 
     def files(self, proto, first):
         """find, many files, sqlite and zip: one mount (a cold cache) for all of them."""
