@@ -10,7 +10,9 @@ fails; two daemons sharing one cache directory on a small tmpfs; reader processe
 doing random open/pread/read/mmap/close/readdir/stat/getxattr on random files (empty, tiny,
 odd-sized, large; nested; with and without datum ids; with short-lived URLs); bursts of the
 open/pread 4 x 1 MiB/close pattern in 8 processes; `datumfs cache gc` in a loop; `kill -9` of
-one daemon (then remounted); flipped bytes in the cache's data files.
+one daemon (then remounted); flipped bytes in the cache's data files. Daemon 1 reads through a
+site cache node (--site-cache) that caches nothing but misbehaves as the store's proxy does (a
+FaultProxy with site_cache=True, plain HTTP, its own seed); daemon 0 reads the store directly.
 
 Judged: every byte any reader gets equals the bytes the test put in the store; the only allowed
 failure is EIO/ETIMEDOUT (or a short read, or SIGBUS for mmap: the same failure as the kernel
@@ -335,7 +337,7 @@ class Chaos:
         self.stopping = threading.Event()
         self.daemons = []
         self.tmpfs = None
-        self.store = self.proxy = self.api = None
+        self.store = self.proxy = self.api = self.node = None
         self.final_daemon = None
         self.backtraces = 0
 
@@ -417,14 +419,20 @@ class Chaos:
         self.api_json = self.api.api_json(os.path.join(self.work, "api.json"))
         self.proxy.randomize(random.Random(f"{self.seed}/proxy"),
                              {m: p * self.a.fault_rate for m, p in FAULTS.items()})
+        self.node = FaultProxy(self.store.port, stall_seconds=self.rt + 2,
+                               short_stall_seconds=0.5, rewrite=Urls.rewrite, site_cache=True)
+        self.node.randomize(random.Random(f"{self.seed}/node"),
+                            {m: p * self.a.fault_rate for m, p in FAULTS.items()})
         args = ["--inputs", inputs, "--api", self.api_json, "--cache-dir", self.cache,
                 "--cache-max", self.a.cache_max, "--min-free", "4M",
                 "--read-timeout", str(self.rt), "--stall-timeout", "1",
                 "--refresh-margin", "2", "--log-level", self.a.log_level]
         self.tls_args = ["--ca-file", certs.ca] if certs else []
         args += self.tls_args
+        node = ["--site-cache", f"http://127.0.0.1:{self.node.port}"]
         for i in range(2):
-            self.daemons.append(Daemon(self, i, os.path.join(self.work, f"mnt{i}"), args))
+            self.daemons.append(Daemon(self, i, os.path.join(self.work, f"mnt{i}"),
+                                       args + (node if i == 1 else [])))
         for d in self.daemons:
             d.start()
         self.config = os.path.join(self.work, "worker.json")
@@ -756,6 +764,7 @@ class Chaos:
         """No faults; the two daemons stop cleanly; a new daemon reads everything byte-exact;
         cache verify is clean."""
         self.proxy.randomize(None)
+        self.node.randomize(None)
         self.api.rng = None
         for d in self.daemons:
             if d.proc.poll() is None:
@@ -825,7 +834,7 @@ class Chaos:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-        for s in (self.api, self.proxy):
+        for s in (self.api, self.proxy, self.node):
             if s:
                 s.stop()
         if self.store:
@@ -847,6 +856,9 @@ class Chaos:
           f"read-timeout {self.rt:g} s: {len(self.log)} ops, {len(self.failures)} failures ===\n")
         faults = collections.Counter(s[1] for s in self.proxy.seen) if self.proxy else {}
         w(f"store requests by fault: {dict(sorted(faults.items()))}\n")
+        if self.node:
+            faults = collections.Counter(s[1] for s in self.node.seen)
+            w(f"site cache node requests by fault: {dict(sorted(faults.items()))}\n")
         if self.api:
             w(f"input_request answers: {dict(self.api.answers)}\n")
         w("outcomes: " + ", ".join(f"{op} {res}: {n}" for (op, res), n in

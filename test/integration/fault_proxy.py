@@ -4,7 +4,9 @@ Each request is forwarded to nginx (Range and all) unless the proxy is told to m
 `proxy.fail(mode, times)` makes the next `times` requests fail in that way (times=None: all of
 them), after which it forwards faithfully again. `proxy.randomize(rng, {mode: probability})`
 instead draws a mode (or none) for every request from a seeded RNG, until `randomize(None)`.
-`rewrite` (a function of the request path) may map a path to the upstream one. `tls`, a
+`rewrite` (a function of the request path) may map a path to the upstream one. With
+`site_cache` it stands in for a site cache node (doc/site-cache.md) that caches nothing: the
+path it asks the upstream for is that of the URL in the request's X-Datumfs-Url header. `tls`, a
 (certificate, key) pair, makes it speak HTTPS to its clients (and plain HTTP to nginx). It
 records every request it saw."""
 
@@ -16,6 +18,7 @@ import ssl
 import struct
 import threading
 import time
+import urllib.parse
 
 MODES = ("reset", "status_500", "status_503", "throttle", "stall", "truncate", "long_body",
          "wrong_range", "ignore_range",
@@ -36,7 +39,7 @@ ERROR_PAGE = (b"<html><head><title>503 Service Temporarily Unavailable</title></
 
 class FaultProxy:
     def __init__(self, upstream_port, stall_seconds=30, short_stall_seconds=0.5, rewrite=None,
-                 tls=None):
+                 tls=None, site_cache=False):
         self.upstream_port = upstream_port
         self.scheme = "https" if tls else "http"
         context = None
@@ -46,6 +49,7 @@ class FaultProxy:
         self.stall_seconds = stall_seconds
         self.short_stall_seconds = short_stall_seconds
         self.rewrite = rewrite
+        self.site_cache = site_cache
         self.mode = None
         self.remaining = 0
         self.planned = []  # modes for the next requests, one each, before all else
@@ -152,6 +156,9 @@ class FaultProxy:
             self.send_head(h, 302, [("Location", f"{self.scheme}://{host}{path}"),
                                     ("Content-Length", "0")])
             return True
+        if self.site_cache and "x-datumfs-url" in headers:
+            url = urllib.parse.urlsplit(headers["x-datumfs-url"])
+            path = url.path + (f"?{url.query}" if url.query else "")
         upstream_path = self.rewrite(path) if self.rewrite else path
         try:
             status, resp_headers, body = self.upstream(method, upstream_path, headers)
