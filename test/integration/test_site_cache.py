@@ -239,3 +239,24 @@ def test_a_misbehaving_node_costs_no_error_and_no_wrong_byte(tmp_path, mounts, s
             assert counted["errors"] >= 1 and proxy.faults_seen(), counted
     finally:
         proxy.stop()
+
+
+def test_fstab_options_name_one_node_each(tmp_path, mounts, store, nodes):
+    """`site_cache=URL` once a node in -o (commas separate mount options), as mount.fuse3 runs
+    datumfs for an fstab line."""
+    a, b = nodes("a"), nodes("b")
+    data = random.Random(10).randbytes(2 * MiB)
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, {"ds": [("f.bin", data)]})
+    mnt = tmp_path / "helper"
+    mnt.mkdir()
+    mounts.points.append(str(mnt))
+    p = subprocess.run([DATUMFS, str(inputs), str(mnt), "-o",
+                        f"ro,cache_dir={tmp_path / 'cache'},site_cache=http://127.0.0.1:{a.port},"
+                        f"site_cache=http://127.0.0.1:{b.port}"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert read(mnt, "ds/f.bin") == data
+    stats = stats_of(mnt)
+    assert sorted(stats["site_caches"]) == sorted(f"http://127.0.0.1:{n.port}" for n in (a, b))
+    assert stats["site_cache_share"] == 1.0
