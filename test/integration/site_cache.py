@@ -24,7 +24,7 @@ class SiteCache:
     clients: of clients.conf (None: the shipped files themselves)."""
 
     def __init__(self, directory, origins=("127.0.0.1 1;",), clients=("allow 127.0.0.1;",
-                                                                       "deny all;")):
+                                                                       "deny all;"), tls=None):
         self.dir = directory
         self.cache = os.path.join(directory, "cache")
         os.makedirs(os.path.join(directory, "tmp"), exist_ok=True)
@@ -36,6 +36,7 @@ class SiteCache:
             self.clients = self.write("clients.conf", clients)
         self.port = None
         self.proc = None
+        self.tls = tls  # (certificate, key): the workers connect with HTTPS
 
     def write(self, name, lines):
         path = os.path.join(self.dir, name)
@@ -46,7 +47,9 @@ class SiteCache:
     def substitutions(self):
         """{exact text of the shipped file: the test's}: the operator settings, nothing else."""
         return {
-            "listen 8380;": f"listen 127.0.0.1:{self.port};",
+            "listen 8380;": (f"listen 127.0.0.1:{self.port} ssl; ssl_certificate {self.tls[0]}; "
+                             f"ssl_certificate_key {self.tls[1]};" if self.tls else
+                             f"listen 127.0.0.1:{self.port};"),
             "/var/cache/nginx/datumfs-site-cache ": self.cache + " ",
             "min_free=20g": "min_free=100m",  # the test machine's disk may have less free
             "/var/log/nginx/datumfs-site-cache.access.log": os.path.join(self.dir,

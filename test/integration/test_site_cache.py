@@ -15,6 +15,7 @@ from conftest import DATUMFS, stats_of
 from fault_proxy import MODES, FaultProxy
 from site_cache import SiteCache, log_entries, nginx_binary
 from store import Store, free_port, write_inputs
+from tls import Certs
 
 MiB = 1 << 20
 
@@ -35,8 +36,8 @@ def nodes(tmp_path):
         pytest.skip("nginx is not installed")
     started = []
 
-    def start(name="node"):
-        started.append(SiteCache(str(tmp_path / name)).start())
+    def start(name="node", **options):
+        started.append(SiteCache(str(tmp_path / name), **options).start())
         return started[-1]
     yield start
     for n in started:
@@ -260,3 +261,25 @@ def test_fstab_options_name_one_node_each(tmp_path, mounts, store, nodes):
     stats = stats_of(mnt)
     assert sorted(stats["site_caches"]) == sorted(f"http://127.0.0.1:{n.port}" for n in (a, b))
     assert stats["site_cache_share"] == 1.0
+
+
+def test_an_https_node_is_verified_and_an_untrusted_one_bypassed(tmp_path, mounts, store, nodes):
+    certs = Certs(str(tmp_path / "certs"))
+    trusted, untrusted = nodes("trusted", tls=certs.good), nodes("untrusted", tls=certs.other_ca)
+    data = random.Random(11).randbytes(10 * MiB)
+    inputs = tmp_path / "inputs.json"
+    write_inputs(inputs, store, {"ds": [("f.bin", data)]})
+    for n, node in enumerate((trusted, untrusted)):
+        log = tmp_path / f"{n}.log"
+        url = f"https://127.0.0.1:{node.port}"
+        mnt = mounts.mount(inputs, args=["--site-cache", url, "--ca-file", certs.ca,
+                                         "--log-file", str(log)], cache=tmp_path / f"cache{n}")
+        assert read(mnt, "ds/f.bin") == data
+        stats = stats_of(mnt)
+        assert stats["read_errors"] == 0
+        counted = stats["site_caches"][url]
+        if node is trusted:
+            assert counted["bytes"] == len(data) and counted["errors"] == 0
+        else:  # the TLS failure is the node's: the store directly, and a warning naming it
+            assert counted["bytes"] == 0 and counted["errors"] >= 1
+            assert f"site cache {url}: " in log.read_text(), log.read_text()
