@@ -13,7 +13,7 @@ import pytest
 from api_standin import ApiStandIn
 from conftest import DATUMFS, stats_of
 from fault_proxy import MODES, FaultProxy
-from site_cache import SiteCache, log_entries, nginx_binary
+from site_cache import SLICE, SiteCache, log_entries, nginx_binary
 from store import Store, free_port, write_inputs
 from tls import Certs
 
@@ -77,6 +77,10 @@ def test_two_hosts_read_a_file_the_store_sends_once(tmp_path, mounts, store, nod
         assert "?" not in log.read_text()  # no signed URL
     assert store.bytes_sent(since=before) == len(data), store.requests(since=before)
     assert "MISS" in node.log() and "HIT" in node.log()
+    # Each request datumfs sent lies within one 8 MiB slice: answered from one cached slice.
+    for _, _, _, asked, _ in log_entries(node.log()):
+        first, last = map(int, asked.removeprefix("bytes=").split("-"))
+        assert first // SLICE == last // SLICE, asked
 
 
 def test_a_node_that_is_down_costs_nothing_but_the_detour(tmp_path, mounts, store, node):
