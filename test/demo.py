@@ -56,7 +56,7 @@ def main():
             chunk = f.read(8192)
             read += len(chunk)
             assert chunk == big[256 * MiB:256 * MiB + 8192]
-        print(f"== read 8 KiB from the middle of the 512 MiB file: bytes match")
+        print("== read 8 KiB from the middle of the 512 MiB file: bytes match")
         with open(os.path.join(mnt, "dataset/labels.csv"), "rb") as f:
             labels = f.read()
             read += len(labels)

@@ -26,7 +26,6 @@ flips, gc runs) and the tail of every daemon's log, and keeps them in the work d
 Exit status: 0 pass, 1 failure, 2 usage or setup error."""
 
 import argparse
-import base64
 import collections
 import errno
 import hashlib
@@ -48,7 +47,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from api_standin import ApiStandIn  # noqa: E402
 from fault_proxy import FaultProxy  # noqa: E402
-from store import SECRET, Store, write_inputs  # noqa: E402
+from store import Store, write_inputs  # noqa: E402
 from tls import Certs  # noqa: E402
 
 KiB, MiB = 1 << 10, 1 << 20

@@ -17,7 +17,6 @@ thread prints {"k": "hang", ...} for a syscall that has not returned within CONF
 seconds. Workers doing mmap run one thread and print {"k": "begin", ...} before each op, so
 that a SIGBUS (how the kernel reports a failed mmap read) can be blamed on its op."""
 
-import errno
 import json
 import mmap
 import os

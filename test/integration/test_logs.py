@@ -10,7 +10,7 @@ import time
 import urllib.parse
 
 from api_standin import TOKEN, ApiStandIn
-from conftest import DATUMFS, is_mounted, unmount, wait_for
+from conftest import is_mounted, unmount, wait_for
 from store import write_inputs
 
 

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from conftest import DATUMFS, daemon_pids, is_mounted
+from conftest import daemon_pids, is_mounted
 
 
 def mounts_at(path):
