@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <map>
-#include <sstream>
+
+#include "base/split.h"
 
 namespace datumfs {
 namespace {
@@ -27,15 +28,6 @@ const std::map<std::string, std::string>& ValueOptions() {
   return options;
 }
 
-std::vector<std::string> SplitCommas(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::optional<Result<std::vector<std::string>>> MountHelperArgs(
@@ -54,7 +46,7 @@ std::optional<Result<std::vector<std::string>>> MountHelperArgs(
     if (++i == args.size()) {
       return Result<std::vector<std::string>>(Status::Errno(EINVAL, "-o", "needs OPTIONS"));
     }
-    for (const std::string& option : SplitCommas(args[i])) {
+    for (const std::string& option : SplitNonEmpty(args[i])) {
       size_t eq = option.find('=');
       std::string key = option.substr(0, eq);
       auto known = ValueOptions().find(key);

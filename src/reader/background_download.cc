@@ -4,11 +4,11 @@
 #include <atomic>
 #include <cerrno>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "base/mutex.h"
+#include "base/split.h"
 #include "datumfs/download.h"
 #include "datumfs/units.h"
 
@@ -27,15 +27,6 @@ struct Answer {
   size_t bytes GUARDED_BY(mu) = 0;
 };
 
-std::vector<std::string> SplitNames(std::string_view spec) {
-  std::vector<std::string> names;
-  std::stringstream in{std::string(spec)};
-  for (std::string name; std::getline(in, name, ',');) {
-    if (!name.empty()) names.push_back(name);
-  }
-  return names;
-}
-
 }  // namespace
 
 Result<std::vector<uint32_t>> ChooseInputs(const Tree& tree, std::string_view spec) {
@@ -45,7 +36,7 @@ Result<std::vector<uint32_t>> ChooseInputs(const Tree& tree, std::string_view sp
     for (uint32_t i = 0; i < inputs.size(); ++i) chosen.push_back(i);
     return chosen;
   }
-  for (const std::string& name : SplitNames(spec)) {
+  for (const std::string& name : SplitNonEmpty(spec)) {
     auto it = std::find_if(inputs.begin(), inputs.end(),
                            [&](const Input& input) { return input.name == name; });
     if (it == inputs.end()) {

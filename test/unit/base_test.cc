@@ -2,14 +2,23 @@
 
 #include <cerrno>
 
-#include "datumfs/quote.h"
+#include "base/split.h"
 #include "datumfs/json_depth.h"
+#include "datumfs/quote.h"
 #include "datumfs/redact.h"
 #include "datumfs/status.h"
 
 namespace datumfs {
 
 TEST_SUITE("base") {
+  TEST_CASE("a list splits at its separators, empty items dropped") {
+    CHECK(SplitNonEmpty("train,labels") == std::vector<std::string>{"train", "labels"});
+    CHECK(SplitNonEmpty(",a,,b,") == std::vector<std::string>{"a", "b"});
+    CHECK(SplitNonEmpty("").empty());
+    CHECK(SplitNonEmpty(",,").empty());
+    CHECK(SplitNonEmpty("a:b", ':') == std::vector<std::string>{"a", "b"});
+  }
+
   TEST_CASE("a default Status is OK") {
     Status s;
     CHECK(s.ok());
