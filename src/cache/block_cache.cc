@@ -95,6 +95,9 @@ class DiskCache final : public BlockCache {
   void DropCorrupt(Covered& covered, std::string_view key, const Extent& e);
   // Records the extents' use, for eviction (written to the index by the flusher).
   void Touch(std::string_view key, const std::vector<Extent>& extents) EXCLUDES(touch_mu_);
+  // Whether extent `e` has passed its CRC check in this process; recording that it has.
+  bool Verified(std::string_view key, const Extent& e) EXCLUDES(verified_mu_);
+  void MarkVerified(std::string_view key, const Extent& e) EXCLUDES(verified_mu_);
   // True if extent `e` has passed its CRC check, now or earlier in this process.
   bool CheckExtent(const DataFile& file, std::string_view key, const Extent& e)
       EXCLUDES(verified_mu_);
@@ -164,37 +167,35 @@ std::vector<ByteRange> DiskCache::Missing(std::string_view key, ByteRange range)
   return MissingRanges(have, range);
 }
 
+bool DiskCache::Verified(std::string_view key, const Extent& e) {
+  MutexLock lock(&verified_mu_);
+  return verified_.Contains(key, e);
+}
+
+void DiskCache::MarkVerified(std::string_view key, const Extent& e) {
+  MutexLock lock(&verified_mu_);
+  verified_.Insert(key, e);
+}
+
 bool DiskCache::CopyExtent(const DataFile& file, std::string_view key, const Extent& e,
                            ByteRange range, std::string* out) {
-  uint64_t from = std::max(e.offset, range.offset);
-  uint64_t to = std::min(e.offset + e.length, range.end());
-  bool verified;
-  {
-    MutexLock lock(&verified_mu_);
-    verified = verified_.Contains(key, e);
-  }
-  if (verified) {
-    return file.ReadAt(from, to - from, out->data() + (from - range.offset)).ok();
-  }
-  // The whole extent is read to check its CRC: straight into `out` when it lies inside the
-  // range (read-ahead parts and extents line up), else through a buffer of its own.
-  const bool inside = from == e.offset && to == e.offset + e.length;
-  std::string whole;
+  const uint64_t from = std::max(e.offset, range.offset);
+  const uint64_t to = std::min(e.offset + e.length, range.end());
   char* dest = out->data() + (from - range.offset);
-  if (!inside) {
-    whole = ZeroedBuffer(e.length);
-    dest = whole.data();
+  const bool inside = from == e.offset && to == e.offset + e.length;
+  if (inside && !Verified(key, e)) {
+    // The whole extent, not checked yet (read-ahead parts and extents line up): read once,
+    // straight into `out`, and checked there.
+    if (!file.ReadAt(e.offset, e.length, dest).ok() ||
+        crc32c::Value(std::string_view(dest, e.length)) != e.crc) {
+      return false;
+    }
+    MarkVerified(key, e);
+    return true;
   }
-  if (!file.ReadAt(e.offset, e.length, dest).ok() ||
-      crc32c::Value(std::string_view(dest, e.length)) != e.crc) {
-    return false;
-  }
-  {
-    MutexLock lock(&verified_mu_);
-    verified_.Insert(key, e);
-  }
-  if (!inside) out->replace(from - range.offset, to - from, whole, from - e.offset, to - from);
-  return true;
+  // Checked already, or a part of it: checked first (through CheckExtent's small buffer, which
+  // leaves the pages in the page cache for this read).
+  return CheckExtent(file, key, e) && file.ReadAt(from, to - from, dest).ok();
 }
 
 std::optional<DiskCache::Covered> DiskCache::OpenCovering(std::string_view key, ByteRange range) {
@@ -249,10 +250,7 @@ std::optional<std::string> DiskCache::Read(std::string_view key, ByteRange range
 }
 
 bool DiskCache::CheckExtent(const DataFile& file, std::string_view key, const Extent& e) {
-  {
-    MutexLock lock(&verified_mu_);
-    if (verified_.Contains(key, e)) return true;
-  }
+  if (Verified(key, e)) return true;
   // Through a small buffer per thread: the extent's pages stay in the kernel's page cache,
   // from where the caller's reply takes them.
   constexpr uint64_t kChunk = 256 << 10;
@@ -266,8 +264,7 @@ bool DiskCache::CheckExtent(const DataFile& file, std::string_view key, const Ex
     done += n;
   }
   if (crc != e.crc) return false;
-  MutexLock lock(&verified_mu_);
-  verified_.Insert(key, e);
+  MarkVerified(key, e);
   return true;
 }
 

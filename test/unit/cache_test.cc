@@ -216,6 +216,30 @@ TEST_SUITE("cache") {
     CHECK(cache->Read("d-z", {0, data.size()}).value() == data);
   }
 
+  TEST_CASE("a flipped byte is found whether a read covers its extent whole or a part of it") {
+    ScopedTempDir tmp;
+    std::string data = Bytes(200000, 4);  // extents of 64 KiB
+    auto flip = [&](uint64_t at) {
+      std::fstream f(DataFilePath(tmp.path(), "d-w"),
+                     std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(at));
+      f.put(static_cast<char>(data[at] ^ 0x01));
+    };
+    OpenCache(tmp.path())->Insert("d-w", 0, data);
+    flip(70000);   // in the second extent
+    flip(140000);  // in the third
+    auto cache = OpenCache(tmp.path());
+    CHECK(cache->Read("d-w", {0, 65536}).value() == data.substr(0, 65536));  // whole, sound
+    CHECK(cache->Read("d-w", {100, 50}).value() == data.substr(100, 50));    // then a part
+    CHECK_FALSE(cache->Read("d-w", {65536, 65536}).has_value());             // whole, bad
+    CHECK(cache->counters().corrupt_extents == 1);
+    CHECK_FALSE(cache->Read("d-w", {131072 + 10, 100}).has_value());  // a part, bad
+    CHECK(cache->counters().corrupt_extents == 2);
+    CHECK(cache->Missing("d-w", {0, data.size()}) == std::vector<ByteRange>{{65536, 131072}});
+    cache->Insert("d-w", 0, data);
+    CHECK(cache->Read("d-w", {0, data.size()}).value() == data);
+  }
+
   TEST_CASE("max_bytes evicts least recently used extents down to the low watermark") {
     ScopedTempDir tmp;
     auto cache = OpenCache(tmp.path(), 1 << 20);
